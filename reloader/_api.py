@@ -1,0 +1,265 @@
+"""The public API. This is the one module that talks to the C core: Python
+decides which modules and in what order, reads and compiles their source,
+builds the Report and runs the hooks; ``_core`` executes and patches."""
+
+from __future__ import annotations
+
+import _imp
+import logging
+import sys
+import threading
+import time
+import types
+from types import MappingProxyType
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
+
+from . import _config, _core, _stamps
+from ._errors import ReloadError
+from ._report import Report
+
+log = logging.getLogger("reloader")
+
+ModuleRef = Union[str, types.ModuleType]
+
+# Two concurrent reload() calls run one after the other.
+_batch_lock = threading.RLock()
+# path -> (digest, code): compiled code keyed by source content, so an
+# unchanged file is not compiled twice and a stale code object is never used.
+_code_cache: Dict[str, Tuple[bytes, types.CodeType]] = {}
+
+
+class _Source(NamedTuple):
+    name: str
+    module: types.ModuleType
+    path: str
+    code: types.CodeType
+    digest: bytes
+
+
+def reloading() -> bool:
+    """True in the thread running a batch, while its module code and hooks run."""
+    return _core.reloading()
+
+
+def _resolve(item: object) -> Tuple[str, Optional[types.ModuleType]]:
+    if isinstance(item, str):
+        return item, sys.modules.get(item)
+    if isinstance(item, types.ModuleType):
+        name = item.__dict__.get("__name__")
+        if not isinstance(name, str):
+            raise TypeError("module object has no valid __name__: %r" % (item,))
+        return name, item
+    raise TypeError("expected a module name or a module object, not %s"
+                    % type(item).__name__)
+
+
+def is_reloadable(module_or_name: ModuleRef) -> bool:
+    """Whether reload() would accept this module."""
+    name, module = _resolve(module_or_name)
+    if module is None or sys.modules.get(name) is not module:
+        return False
+    return _config.why_not(name, module) is None
+
+
+def _names(modules: object) -> List[Tuple[str, Optional[types.ModuleType]]]:
+    if isinstance(modules, (str, types.ModuleType)):
+        items: List[object] = [modules]
+    else:
+        try:
+            items = list(modules)  # type: ignore[call-overload]
+        except TypeError:
+            raise TypeError("reload() takes a module name, a module or a list of them, "
+                            "not %s" % type(modules).__name__) from None
+    return [_resolve(item) for item in items]
+
+
+def _check(name: str, module: Optional[types.ModuleType]) -> types.ModuleType:
+    loaded = sys.modules.get(name)
+    if module is None:
+        if loaded is None:
+            raise ReloadError("module %s is not loaded" % name, module=name)
+        module = loaded  # type: ignore[assignment]
+    elif loaded is not module:
+        raise ReloadError("module %s is not the one loaded in sys.modules" % name,
+                          module=name)
+    why = _config.why_not(name, module)
+    if why is not None:
+        raise ReloadError(why, module=name)
+    return module  # type: ignore[return-value]
+
+
+def _collect(modules: object, recursive: bool) -> List[Tuple[str, types.ModuleType]]:
+    if modules is None:
+        pairs: List[Tuple[str, Optional[types.ModuleType]]] = [
+            (n, sys.modules.get(n)) for n in _stamps.changed()]
+    else:
+        pairs = _names(modules)
+    out: Dict[str, types.ModuleType] = {}
+    for name, module in pairs:
+        module = _check(name, module)
+        out.setdefault(name, module)
+        if recursive:
+            prefix = name + "."
+            for sub, submod in list(sys.modules.items()):
+                if sub.startswith(prefix) and sub not in out and \
+                        isinstance(submod, types.ModuleType) and \
+                        _config.why_not(sub, submod) is None:
+                    out[sub] = submod
+    return list(out.items())
+
+
+def _compile(name: str, module: types.ModuleType) -> _Source:
+    path = _config.source_path(module)
+    if path is None:  # checked before, but the module may have changed
+        raise ReloadError("module %s has no Python source" % name, module=name)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise ReloadError("cannot read the source of %s: %s" % (name, exc),
+                          module=name) from exc
+    digest = _stamps.digest(data)
+    hit = _code_cache.get(path)
+    if hit is not None and hit[0] == digest:
+        return _Source(name, module, path, hit[1], digest)
+    try:
+        code = compile(data, path, "exec", dont_inherit=True)
+    except Exception as exc:  # SyntaxError, ValueError (NUL), RecursionError, ...
+        raise ReloadError("cannot compile %s: %s: %s" % (name, type(exc).__name__, exc),
+                          module=name) from exc
+    _code_cache[path] = (digest, code)
+    return _Source(name, module, path, code, digest)
+
+
+def precompiled(path: str, digest: bytes, code: types.CodeType) -> None:
+    """Offer code compiled elsewhere (the watcher's helper process) for the
+    source whose content has this digest."""
+    _code_cache[path] = (digest, code)
+
+
+def reload(modules: Union[None, ModuleRef, Iterable[ModuleRef]] = None, *,
+           recursive: bool = False, strict: bool = False) -> Report:
+    """Apply one batch; see the README. Raises ReloadError if nothing was applied."""
+    started = time.perf_counter()
+    with _batch_lock:
+        batch = _collect(modules, bool(recursive))
+        if not batch:
+            report = Report(duration=time.perf_counter() - started)
+            _log(report)
+            return report
+        sources = [_compile(name, module) for name, module in batch]
+        report = _apply(sources, bool(strict), started)
+    _log(report)
+    return report
+
+
+def _fail(message: str, module: str, txn: "_core.Transaction", started: float,
+          plan: Optional[dict] = None) -> ReloadError:
+    report = _make_report(txn, plan or {}, [], started)
+    return ReloadError(message, module=module, report=report)
+
+
+def _make_report(txn: "_core.Transaction", plan: dict, errors: Sequence[str],
+                 started: float) -> Report:
+    return Report(
+        modules=txn.order,
+        updated=plan.get("updated", ()),
+        added=plan.get("added", ()),
+        removed=plan.get("removed", ()),
+        data_replaced=plan.get("data_replaced", ()),
+        restart_required=[(q, r) for _m, q, r in plan.get("restart_required", ())],
+        errors=errors,
+        duration=time.perf_counter() - started,
+    )
+
+
+def _apply(sources: List[_Source], strict: bool, started: float) -> Report:
+    txn = _core.Transaction([(s.name, s.module, s.code, s.path) for s in sources])
+    # Imports and reloads do not interleave: other threads that import wait.
+    _imp.acquire_lock()
+    try:
+        _core.enter_reloading()
+        try:
+            txn.execute()
+        except Exception as exc:
+            failed = txn.failed or sources[0].name
+            raise _fail("reloading %s failed: %s: %s" % (failed, type(exc).__name__, exc),
+                        failed, txn, started) from exc
+        finally:
+            _core.exit_reloading()
+        plan = txn.plan()
+        if strict and plan["restart_required"]:
+            txn.release()
+            first = plan["restart_required"][0]
+            raise _fail("strict reload refused: %s needs a restart (%s)" % (first[1], first[2]),
+                        first[0], txn, started, plan)
+        hooked = [name for name in txn.order if txn.defines(name, "__reload__")]
+        olds = {name: MappingProxyType(dict(sys.modules[name].__dict__)) for name in hooked}
+        txn.commit(bool(hooked))
+        if hooked:
+            _run_module_hooks(txn, hooked, olds, started, plan)
+        txn.release()
+    finally:
+        _imp.release_lock()
+    for s in sources:
+        _stamps.record(s.name, s.path, s.digest)
+    errors = _run_instance_hooks(txn.classes())
+    return _make_report(txn, plan, errors, started)
+
+
+def _run_module_hooks(txn, hooked, olds, started, plan) -> None:
+    _core.enter_reloading()
+    try:
+        for name in hooked:
+            hook = sys.modules[name].__dict__.get("__reload__")
+            if not callable(hook):
+                continue
+            try:
+                hook(olds[name])
+            except Exception as exc:
+                txn.rollback()
+                raise _fail("%s.__reload__ raised %s: %s" % (name, type(exc).__name__, exc),
+                            name, txn, started, plan) from exc
+    finally:
+        _core.exit_reloading()
+
+
+def _run_instance_hooks(classes: Sequence[type]) -> List[str]:
+    hooked = tuple(c for c in classes if getattr(c, "__reload_instance__", None) is not None)
+    if not hooked:
+        return []
+    errors: List[str] = []
+    _core.enter_reloading()
+    try:
+        for obj in _core.find_instances(hooked):
+            hook = getattr(type(obj), "__reload_instance__", None)
+            if hook is None:
+                continue
+            try:
+                hook(obj)
+            except Exception as exc:
+                line = "%s.%s.__reload_instance__: %s: %s" % (
+                    type(obj).__module__, type(obj).__qualname__, type(exc).__name__, exc)
+                errors.append(line)
+                log.warning("reloader: %s", line)
+    finally:
+        _core.exit_reloading()
+    return errors
+
+
+def _log(report: Report) -> None:
+    if not log.isEnabledFor(logging.INFO):
+        return
+    log.info("reloaded %s in %.1f ms: %d updated, %d added, %d removed, %d data replaced, "
+             "%d need a restart, %d errors",
+             ", ".join(report.modules) or "nothing", report.duration * 1000.0,
+             len(report.updated), len(report.added), len(report.removed),
+             len(report.data_replaced), len(report.restart_required), len(report.errors))
+    if log.isEnabledFor(logging.DEBUG):
+        for line in report.lines():
+            log.debug("%s", line)
+
+
+def changed() -> List[str]:
+    """Names of loaded, reloadable modules whose source differs from what runs."""
+    return _stamps.changed()
