@@ -1,64 +1,217 @@
-"""Source stamps: what code each module is running, by content.
+"""Source stamps: which source each module is running, by content.
 
-A stamp is the digest of the source bytes a module was last executed from.
+A stamp is the path and the digest (blake2b-16) of the source bytes a module
+was last executed from. It is taken
+
+- at import, for modules imported after reloader: a finder at the front of
+  ``sys.meta_path`` hashes the file that the import is about to execute;
+- at reload, by ``_api`` (``record``), from the very bytes it compiled;
+- when reloader is imported, for modules imported before it
+  (``stamp_loaded``): from the file as it is then, so an edit made between
+  their import and reloader's is not seen.
+
+``changed()`` compares the digest of each file on disk with its stamp: a file
+that was only touched is not listed, a same-size edit within the same second
+is.
 """
 
 from __future__ import annotations
 
-import hashlib
+import os
 import sys
-import threading
-from typing import Dict, List, Optional, Tuple
+import weakref
+from hashlib import blake2b
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from . import _config
 
-_lock = threading.Lock()
-_stamps: Dict[str, Tuple[str, bytes]] = {}  # module name -> (path, digest)
+
+class Stamp(NamedTuple):
+    path: str
+    digest: bytes
+    # The module object the stamp describes, bound when first seen loaded:
+    # a module imported again behind our finder's back gets a fresh stamp.
+    module: Optional["weakref.ReferenceType[ModuleType]"]
+
+
+# module name -> Stamp. Plain dict operations only: each is atomic under the
+# GIL, and the import-time finder must stay cheap.
+_stamps: Dict[str, Stamp] = {}
+
+_CHUNK = 1 << 16  # below malloc's mmap threshold
 
 
 def digest(data: bytes) -> bytes:
-    return hashlib.blake2b(data, digest_size=16).digest()
+    """The content digest used for stamps and for ``_api.precompiled``."""
+    return blake2b(data, digest_size=16).digest()
 
 
-def _file_digest(path: str) -> Optional[bytes]:
+def read_source(path: str) -> Optional[bytes]:
+    """The bytes of ``path``, or None when it cannot be read (gone, a directory...)."""
+    # os.open/os.read, one read for a small file: this runs at every import,
+    # where open() and a read to EOF cost half as much again.
     try:
-        with open(path, "rb") as fh:
-            return digest(fh.read())
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except OSError:
         return None
+    try:
+        data = os.read(fd, _CHUNK)
+        if len(data) < _CHUNK:  # a regular file reads short only at its end
+            return data
+        chunks = [data]
+        while data:
+            data = os.read(fd, _CHUNK)
+            chunks.append(data)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def file_digest(path: str) -> Optional[bytes]:
+    data = read_source(path)
+    return None if data is None else digest(data)
 
 
 def record(name: str, path: str, dig: bytes) -> None:
     """Note that ``name`` now runs the source whose digest is ``dig``."""
-    with _lock:
-        _stamps[name] = (path, dig)
+    module = sys.modules.get(name)
+    ref = weakref.ref(module) if isinstance(module, ModuleType) else None
+    _stamps[name] = Stamp(path, dig, ref)
+
+
+def stamp_of(name: str) -> Optional[Stamp]:
+    return _stamps.get(name)
+
+
+def _current(name: str, module: object) -> Optional[Stamp]:
+    """The stamp of the loaded ``module``, taken now if it has none that fits."""
+    path = _config.source_path(module)  # type: ignore[arg-type]
+    if path is None:
+        return None
+    st = _stamps.get(name)
+    if st is not None and st.path == path:
+        if st.module is None:
+            st = st._replace(module=weakref.ref(module))  # type: ignore[arg-type]
+            _stamps[name] = st
+            return st
+        if st.module() is module:
+            return st
+    # Never seen, or loaded again without our finder (spec_from_file_location,
+    # a meta_path finder ahead of ours): describe the file as it is now.
+    dig = file_digest(path)
+    if dig is None:
+        return None
+    st = Stamp(path, dig, weakref.ref(module))  # type: ignore[arg-type]
+    _stamps[name] = st
+    return st
+
+
+def _reloadable() -> List[Tuple[str, object]]:
+    return [(name, module) for name, module in list(sys.modules.items())
+            if _config.why_not(name, module) is None]
 
 
 def stamp_loaded() -> None:
     """Stamp every loaded, reloadable module that has no stamp yet."""
-    for name, module in list(sys.modules.items()):
-        if name in _stamps or _config.why_not(name, module) is not None:
-            continue
-        path = _config.source_path(module)
-        dig = _file_digest(path) if path else None
-        if dig is not None:
-            with _lock:
-                _stamps.setdefault(name, (path, dig))
+    for name, module in _reloadable():
+        _current(name, module)
 
 
 def changed() -> List[str]:
-    """Names of loaded, reloadable modules whose source differs from the
-    code that is running."""
-    stamp_loaded()
+    """Names of loaded, reloadable modules whose source file differs, by
+    content, from the code that is running. A module whose file is gone is
+    not listed."""
     out = []
-    for name, module in list(sys.modules.items()):
-        st = _stamps.get(name)
-        if st is None or _config.why_not(name, module) is not None:
+    for name, module in _reloadable():
+        st = _current(name, module)
+        if st is None:
             continue
-        path = _config.source_path(module)
-        if path != st[0]:
-            continue
-        dig = _file_digest(path)
-        if dig is not None and dig != st[1]:
+        dig = file_digest(st.path)
+        if dig is not None and dig != st.digest:
             out.append(name)
     return out
+
+
+# import-time stamping ****************************************************
+
+
+class _ImportStamper:
+    """A ``sys.meta_path`` finder that finds nothing itself: it asks the
+    finders behind it, and when one returns the spec of a ``.py`` file outside
+    the standard library and site-packages, hashes that file before the import
+    executes it. It returns the spec unchanged, so the module's loader, and
+    everything that looks at it, is the one it would have been."""
+
+    def __init__(self) -> None:
+        # directory -> whether modules in it are stamped; directories are few,
+        # so the realpath() that classifying one takes is paid once each
+        self._dirs: Dict[str, bool] = {}
+
+    def find_spec(self, name: str, path: Optional[Sequence[str]] = None,
+                  target: Optional[ModuleType] = None) -> Optional[ModuleSpec]:
+        finders = sys.meta_path
+        try:
+            start = finders.index(self) + 1
+        except ValueError:
+            return None
+        for finder in finders[start:]:
+            find_spec = getattr(finder, "find_spec", None)
+            if find_spec is None:
+                # A legacy finder (find_module only): the import system must
+                # consult it in its turn, so we step aside.
+                return None
+            spec = find_spec(name, path, target)
+            if spec is not None:
+                self._stamp(name, spec, target)
+                return spec
+        return None
+
+    def _stamp(self, name: str, spec: ModuleSpec, target: Optional[ModuleType]) -> None:
+        origin = spec.origin
+        if not (spec.has_location and isinstance(origin, str) and origin.endswith(".py")):
+            return
+        if target is None and name in sys.modules:
+            # A probe (importlib.util.find_spec and friends) of a loaded
+            # module, not an import: its stamp must describe what runs.
+            # importlib.reload() passes the module as target and is stamped.
+            return
+        if not self._wanted(name, origin):
+            return
+        dig = file_digest(origin)
+        if dig is not None:
+            _stamps[name] = Stamp(origin, dig, None)
+
+    def _wanted(self, name: str, origin: str) -> bool:
+        if name == "reloader" or name.startswith("reloader."):
+            return False
+        folder = os.path.dirname(origin)
+        wanted = self._dirs.get(folder)
+        if wanted is None:
+            # Where configure() would refuse by default, nobody reloads; a
+            # module that configure(include=...) lets in later is stamped
+            # the first time changed() sees it.
+            real = os.path.join(os.path.realpath(folder), "")
+            wanted = not any(real.startswith(root) for root in _config._SYSTEM_ROOTS)
+            self._dirs[folder] = wanted
+        return wanted
+
+    def invalidate_caches(self) -> None:
+        self._dirs.clear()
+
+
+def _install() -> None:
+    for finder in sys.meta_path:
+        if type(finder).__name__ == _ImportStamper.__name__ and \
+                type(finder).__module__ == __name__:
+            return  # this module was executed again (importlib.reload)
+    sys.meta_path.insert(0, _ImportStamper())
+
+
+# Installed when reloader is imported, so that every module imported from now
+# on is stamped at its import and an edit made before the first changed()
+# call is still seen.
+_install()

@@ -1,0 +1,158 @@
+/* compat.h: every PY_VERSION_HEX test and every CPython-internals accessor
+ * lives here, so the rest of the core reads the same on 3.10 to 3.13. */
+#ifndef RL_COMPAT_H
+#define RL_COMPAT_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#if PY_VERSION_HEX < 0x030A0000
+#error "reloader needs CPython 3.10 or newer"
+#endif
+
+#define RL_PY311 (PY_VERSION_HEX >= 0x030B0000)
+#define RL_PY312 (PY_VERSION_HEX >= 0x030C0000)
+#define RL_PY313 (PY_VERSION_HEX >= 0x030D0000)
+#define RL_PY314 (PY_VERSION_HEX >= 0x030E0000)
+
+#ifdef Py_GIL_DISABLED
+#error "reloader does not support the free-threaded build yet (see README)"
+#endif
+
+/* 3.13 exports this private setter (Include/internal/pycore_function.h).
+ * After a __code__ change, 3.13 never gives a function a version again, so
+ * it is never specialised again (CPYTHON-NOTES E2, E21); setting the version
+ * from the code object is what MAKE_FUNCTION does. 3.13 only. */
+#if RL_PY313 && !RL_PY314
+PyAPI_FUNC(void) _PyFunction_SetVersion(PyFunctionObject *func,
+                                        uint32_t version);
+#endif
+
+/* A saved exception, for cleanup that must not clobber the one in flight. */
+typedef struct {
+#if RL_PY312
+    PyObject *exc;
+#else
+    PyObject *type, *value, *tb;
+#endif
+} rl_exc;
+
+static inline void
+rl_exc_save(rl_exc *e)
+{
+#if RL_PY312
+    e->exc = PyErr_GetRaisedException();
+#else
+    PyErr_Fetch(&e->type, &e->value, &e->tb);
+#endif
+}
+
+static inline void
+rl_exc_restore(rl_exc *e)
+{
+#if RL_PY312
+    PyErr_SetRaisedException(e->exc);
+#else
+    PyErr_Restore(e->type, e->value, e->tb);
+#endif
+}
+
+/* The interpreter caches specialised calls by function version. Any raw
+ * write to a function's code, closure or globals must reset it first:
+ * without the reset, 3.11-3.13 crash (CPYTHON-NOTES E3, E4). */
+static inline void
+rl_func_reset_version(PyFunctionObject *f)
+{
+#if RL_PY312
+    PyFunction_SetVectorcall(f, f->vectorcall);
+#elif RL_PY311
+    f->func_version = 0;
+#else
+    (void)f;
+#endif
+}
+
+/* After the last write to a function in a commit: on 3.13 give it its code's
+ * version again so that call sites specialise again. */
+static inline void
+rl_func_respecialise(PyFunctionObject *f)
+{
+#if RL_PY313 && !RL_PY314
+    _PyFunction_SetVersion(f, ((PyCodeObject *)f->func_code)->co_version);
+#else
+    (void)f;
+#endif
+}
+
+/* 3.13 caps each class at 1000 version tags (MAX_VERSIONS_PER_CLASS); every
+ * reload spends one per patched class, so a class reloaded 1000 times would
+ * lose attribute specialisation for good (CPYTHON-NOTES E19). The cap guards
+ * against classes modified in a hot loop, which a reload is not. */
+static inline void
+rl_type_refund_versions(PyTypeObject *t)
+{
+#if RL_PY313
+    t->tp_versions_used = 0;
+#else
+    (void)t;
+#endif
+}
+
+/* Bytecode without specialisations, as a new reference. */
+static inline PyObject *
+rl_code_bytes(PyCodeObject *co)
+{
+#if RL_PY311
+    return PyCode_GetCode(co);
+#else
+    return Py_NewRef(co->co_code);
+#endif
+}
+
+static inline int
+rl_code_nfree(PyCodeObject *co)
+{
+#if RL_PY311
+    return co->co_nfreevars;
+#else
+    return (int)PyTuple_GET_SIZE(co->co_freevars);
+#endif
+}
+
+/* co_freevars as a new reference. */
+static inline PyObject *
+rl_code_freevars(PyCodeObject *co)
+{
+#if RL_PY311
+    return PyObject_GetAttrString((PyObject *)co, "co_freevars");
+#else
+    return Py_NewRef(co->co_freevars);
+#endif
+}
+
+/* The names of all locals, cells and free variables, in the order opargs
+ * of *_DEREF index them (new reference). 3.10 indexes cells+frees only. */
+static inline PyObject *
+rl_code_deref_names(PyCodeObject *co)
+{
+#if RL_PY311
+    return Py_NewRef(co->co_localsplusnames);
+#else
+    return PySequence_Concat(co->co_cellvars, co->co_freevars);
+#endif
+}
+
+/* Names of locals, cells and frees: everything that must match for two
+ * code objects to behave alike (new reference where built). */
+static inline PyObject *
+rl_code_exceptiontable(PyCodeObject *co)
+{
+#if RL_PY311
+    return co->co_exceptiontable;
+#else
+    (void)co;
+    return NULL;
+#endif
+}
+
+#endif /* RL_COMPAT_H */

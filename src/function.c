@@ -1,0 +1,603 @@
+/* function.c: install a new definition into an existing function object.
+ * Roughly old.__code__ = new.__code__ (also when the free variables differ),
+ * defaults, keyword defaults, annotations, doc, __dict__ and closure cells,
+ * all staged as one RL_SWAP_FUNC that the commit applies. */
+#include "reloader.h"
+
+/* value comparison *******************************************************/
+
+/* Builtin immutable types whose comparison runs no user code. */
+static int
+is_plain_immutable(PyObject *v)
+{
+    PyTypeObject *t = Py_TYPE(v);
+    return t == &PyLong_Type || t == &PyUnicode_Type || t == &PyBytes_Type
+           || t == &PyFloat_Type || t == &PyComplex_Type || t == &PyBool_Type
+           || v == Py_None || v == Py_Ellipsis || t == &PyRange_Type
+           || t == &PySlice_Type;
+}
+
+int
+rl_same_value(PyObject *a, PyObject *b)
+{
+    if (a == b) {
+        return 1;
+    }
+    if (a == NULL || b == NULL || Py_TYPE(a) != Py_TYPE(b)) {
+        return 0;
+    }
+    PyTypeObject *t = Py_TYPE(a);
+    if (t == &PyFloat_Type) {
+        /* bitwise: 0.0 and -0.0 differ, a NaN equals itself */
+        double x = PyFloat_AS_DOUBLE(a), y = PyFloat_AS_DOUBLE(b);
+        return memcmp(&x, &y, sizeof x) == 0;
+    }
+    if (t == &PyTuple_Type) {
+        Py_ssize_t n = PyTuple_GET_SIZE(a);
+        if (n != PyTuple_GET_SIZE(b)) {
+            return 0;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (!rl_same_value(PyTuple_GET_ITEM(a, i), PyTuple_GET_ITEM(b, i))) {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    if (t == &PyFrozenSet_Type) {
+        /* frozenset constants of plain values: sizes, then membership */
+        if (PySet_GET_SIZE(a) != PySet_GET_SIZE(b)) {
+            return 0;
+        }
+        PyObject *it = PyObject_GetIter(a), *item;
+        int same = (it != NULL);
+        while (same && (item = PyIter_Next(it)) != NULL) {
+            int r = is_plain_immutable(item) ? PySet_Contains(b, item) : 0;
+            Py_DECREF(item);
+            same = (r == 1);
+        }
+        Py_XDECREF(it);
+        if (PyErr_Occurred()) {
+            PyErr_Clear();
+            return 0;
+        }
+        return same;
+    }
+    if (t == &PyCode_Type) {
+        int differs = 0, moved = 0;
+        if (rl_code_compare(a, b, &differs, &moved) < 0) {
+            PyErr_Clear();
+            return 0;
+        }
+        return !differs && !moved;
+    }
+    if (!is_plain_immutable(a)) {
+        return 0;
+    }
+    int r = PyObject_RichCompareBool(a, b, Py_EQ);
+    if (r < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    return r;
+}
+
+/* code comparison ********************************************************/
+
+static int
+same_bytes(PyObject *a, PyObject *b)
+{
+    if (a == b) {
+        return 1;
+    }
+    if (a == NULL || b == NULL) {
+        return 0;
+    }
+    Py_ssize_t n = PyBytes_GET_SIZE(a);
+    return n == PyBytes_GET_SIZE(b)
+           && memcmp(PyBytes_AS_STRING(a), PyBytes_AS_STRING(b), n) == 0;
+}
+
+static int
+same_consts(PyObject *a, PyObject *b, int *differs, int *moved)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(a);
+    if (n != PyTuple_GET_SIZE(b)) {
+        *differs = 1;
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < n && !*differs; i++) {
+        PyObject *x = PyTuple_GET_ITEM(a, i), *y = PyTuple_GET_ITEM(b, i);
+        if (PyCode_Check(x) && PyCode_Check(y)) {
+            if (rl_code_compare(x, y, differs, moved) < 0) {
+                return -1;
+            }
+        }
+        else if (!rl_same_value(x, y)) {
+            *differs = 1;
+        }
+    }
+    return 0;
+}
+
+/* Compares what decides behaviour (bytecode, constants, names, signature,
+ * flags, exception table) apart from positions; never uses code ==, which
+ * costs ~350 ns a pair and counts line numbers. Accumulates into the flags. */
+int
+rl_code_compare(PyObject *a, PyObject *b, int *differs, int *moved)
+{
+    PyCodeObject *x = (PyCodeObject *)a, *y = (PyCodeObject *)b;
+    PyObject *bx = NULL, *by = NULL;
+    int rv = -1;
+
+    if (a == b || *differs) {
+        return 0;
+    }
+    if (x->co_argcount != y->co_argcount
+        || x->co_posonlyargcount != y->co_posonlyargcount
+        || x->co_kwonlyargcount != y->co_kwonlyargcount
+        || x->co_flags != y->co_flags
+        || PyUnicode_Compare(x->co_name, y->co_name) != 0) {
+        *differs = 1;
+        return 0;
+    }
+    bx = rl_code_bytes(x);
+    by = rl_code_bytes(y);
+    if (bx == NULL || by == NULL) {
+        goto done;
+    }
+    if (!same_bytes(bx, by)
+        || !same_bytes(rl_code_exceptiontable(x), rl_code_exceptiontable(y))
+        || !rl_same_value(x->co_names, y->co_names)
+#if RL_PY311
+        || !rl_same_value(x->co_localsplusnames, y->co_localsplusnames)
+        || !same_bytes(x->co_localspluskinds, y->co_localspluskinds)
+#else
+        || !rl_same_value(x->co_varnames, y->co_varnames)
+        || !rl_same_value(x->co_cellvars, y->co_cellvars)
+        || !rl_same_value(x->co_freevars, y->co_freevars)
+#endif
+    ) {
+        *differs = 1;
+        rv = 0;
+        goto done;
+    }
+    if (same_consts(x->co_consts, y->co_consts, differs, moved) < 0) {
+        goto done;
+    }
+    if (x->co_firstlineno != y->co_firstlineno
+        || !same_bytes(x->co_linetable, y->co_linetable)) {
+        *moved = 1;
+    }
+    rv = 0;
+done:
+    Py_XDECREF(bx);
+    Py_XDECREF(by);
+    return rv;
+}
+
+/* closures ***************************************************************/
+
+/* Free variables that code rebinds (STORE_DEREF / DELETE_DEREF of a free
+ * variable: a `nonlocal` assignment), as a new set. Such a cell is state. */
+static PyObject *
+rebound_freevars(PyCodeObject *co)
+{
+    PyObject *bytes = NULL, *names = NULL, *out = NULL;
+    int nfree = rl_code_nfree(co);
+
+    out = PySet_New(NULL);
+    if (out == NULL || nfree == 0) {
+        return out;
+    }
+    bytes = rl_code_bytes(co);
+    names = rl_code_deref_names(co);
+    if (bytes == NULL || names == NULL) {
+        goto error;
+    }
+    Py_ssize_t nnames = PyTuple_GET_SIZE(names);
+    Py_ssize_t first_free = nnames - nfree;
+    const unsigned char *b = (const unsigned char *)PyBytes_AS_STRING(bytes);
+    Py_ssize_t len = PyBytes_GET_SIZE(bytes);
+    unsigned int ext = 0;
+    for (Py_ssize_t i = 0; i + 1 < len; i += 2) {
+        int op = b[i];
+        unsigned int arg = b[i + 1] | (ext << 8);
+        if (op == rl_st.op_extended_arg) {
+            ext = arg;
+            continue;
+        }
+        ext = 0;
+        if ((op == rl_st.op_store_deref || op == rl_st.op_delete_deref)
+            && (Py_ssize_t)arg >= first_free && (Py_ssize_t)arg < nnames) {
+            if (PySet_Add(out, PyTuple_GET_ITEM(names, arg)) < 0) {
+                goto error;
+            }
+        }
+    }
+    Py_DECREF(bytes);
+    Py_DECREF(names);
+    return out;
+error:
+    Py_XDECREF(bytes);
+    Py_XDECREF(names);
+    Py_XDECREF(out);
+    return NULL;
+}
+
+static Py_ssize_t
+index_of(PyObject *names, PyObject *name)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(names);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *x = PyTuple_GET_ITEM(names, i);
+        if (x == name || PyUnicode_Compare(x, name) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* A fresh cell standing for a new function's cell (new reference); one per
+ * new cell, so closures that shared a cell keep sharing it. */
+static PyObject *
+fresh_cell(rl_txn *txn, PyObject *newcell)
+{
+    PyObject *key = PyLong_FromVoidPtr(newcell), *cell = NULL, *value = NULL;
+    if (key == NULL) {
+        return NULL;
+    }
+    cell = PyDict_GetItemWithError(txn->cellmap, key);
+    if (cell != NULL) {
+        Py_INCREF(cell);
+        goto done;
+    }
+    if (PyErr_Occurred()) {
+        goto done;
+    }
+    PyObject *content = PyCell_GET(newcell);  // borrowed
+    if (content != NULL) {
+        value = rl_map_value(txn, content);
+        if (value == NULL) {
+            goto done;
+        }
+    }
+    cell = PyCell_New(value);
+    if (cell != NULL && PyDict_SetItem(txn->cellmap, key, cell) < 0) {
+        Py_CLEAR(cell);
+    }
+done:
+    Py_DECREF(key);
+    Py_XDECREF(value);
+    return cell;
+}
+
+/* The closure old should have to run new's code (new reference, Py_None for
+ * no closure), reusing old's cells by name. A cell rebound with `nonlocal`
+ * keeps its value; any other takes the new value (staged as a cell swap). */
+static PyObject *
+build_closure(rl_txn *txn, PyFunctionObject *old, PyFunctionObject *new,
+              int *changed)
+{
+    PyCodeObject *nco = (PyCodeObject *)new->func_code;
+    PyCodeObject *oco = (PyCodeObject *)old->func_code;
+    PyObject *nfree = NULL, *ofree = NULL, *state = NULL, *out = NULL;
+    int nn = rl_code_nfree(nco);
+
+    if (nn == 0) {
+        if (old->func_closure != NULL) {
+            *changed = 1;
+        }
+        return Py_NewRef(Py_None);
+    }
+    if (new->func_closure == NULL
+        || PyTuple_GET_SIZE(new->func_closure) != nn) {
+        PyErr_SetString(PyExc_SystemError, "function closure does not match "
+                                           "its code");
+        return NULL;
+    }
+    nfree = rl_code_freevars(nco);
+    ofree = old->func_closure != NULL ? rl_code_freevars(oco)
+                                      : PyTuple_New(0);
+    out = PyTuple_New(nn);
+    if (nfree == NULL || ofree == NULL || out == NULL) {
+        goto error;
+    }
+    for (int i = 0; i < nn; i++) {
+        PyObject *name = PyTuple_GET_ITEM(nfree, i);
+        PyObject *ncell = PyTuple_GET_ITEM(new->func_closure, i);
+        Py_ssize_t j = old->func_closure != NULL ? index_of(ofree, name) : -1;
+        PyObject *cell;
+        if (j < 0 || j >= PyTuple_GET_SIZE(old->func_closure)) {
+            cell = fresh_cell(txn, ncell);
+            if (cell == NULL) {
+                goto error;
+            }
+            *changed = 1;
+            PyTuple_SET_ITEM(out, i, cell);
+            continue;
+        }
+        cell = PyTuple_GET_ITEM(old->func_closure, j);
+        Py_INCREF(cell);
+        PyTuple_SET_ITEM(out, i, cell);
+        if (state == NULL) {
+            state = rebound_freevars(nco);
+            if (state == NULL) {
+                goto error;
+            }
+        }
+        int is_state = PySet_Contains(state, name);
+        if (is_state < 0) {
+            goto error;
+        }
+        if (is_state) {
+            continue;  /* `nonlocal` state keeps its value */
+        }
+        PyObject *ocontent = PyCell_GET(cell);   // borrowed
+        PyObject *ncontent = PyCell_GET(ncell);  // borrowed
+        PyObject *target = NULL;
+        if (ncontent != NULL) {
+            target = rl_map_value(txn, ncontent);
+            if (target == NULL) {
+                goto error;
+            }
+        }
+        if (target != ocontent) {
+            if (!rl_same_value(target, ocontent)
+                && (ncontent == NULL || rl_map_lookup(txn, ncontent) == NULL)) {
+                *changed = 1;
+            }
+            if (rl_txn_add(txn, RL_SWAP_CELL, cell, NULL, target) == NULL) {
+                Py_XDECREF(target);
+                goto error;
+            }
+        }
+        Py_XDECREF(target);
+    }
+    Py_DECREF(nfree);
+    Py_DECREF(ofree);
+    Py_XDECREF(state);
+    return out;
+error:
+    Py_XDECREF(nfree);
+    Py_XDECREF(ofree);
+    Py_XDECREF(state);
+    Py_XDECREF(out);
+    return NULL;
+}
+
+/* defaults and dicts *****************************************************/
+
+/* tuple with every item mapped to its kept object (new reference). */
+static PyObject *
+map_tuple(rl_txn *txn, PyObject *t)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(t);
+    PyObject *out = PyTuple_New(n);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = rl_map_value(txn, PyTuple_GET_ITEM(t, i));
+        if (v == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(out, i, v);
+    }
+    return out;
+}
+
+static PyObject *
+map_dict(rl_txn *txn, PyObject *d)
+{
+    PyObject *out = PyDict_New(), *k, *v;
+    Py_ssize_t pos = 0;
+    if (out == NULL) {
+        return NULL;
+    }
+    while (PyDict_Next(d, &pos, &k, &v)) {
+        PyObject *m = rl_map_value(txn, v);
+        if (m == NULL || PyDict_SetItem(out, k, m) < 0) {
+            Py_XDECREF(m);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(m);
+    }
+    return out;
+}
+
+static int
+same_dict_values(PyObject *a, PyObject *b)
+{
+    if (a == b) {
+        return 1;
+    }
+    if (a == NULL || b == NULL || PyDict_GET_SIZE(a) != PyDict_GET_SIZE(b)) {
+        return 0;
+    }
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(a, &pos, &k, &v)) {
+        PyObject *w = PyDict_GetItemWithError(b, k);  // borrowed
+        if (w == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        if (!rl_same_value(v, w)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The function's __dict__ (borrowed), made if absent; NULL + exception. */
+static PyObject *
+func_dict(PyObject *f)
+{
+    PyObject *d = PyObject_GenericGetDict(f, NULL);  /* new reference */
+    if (d != NULL) {
+        Py_DECREF(d);  /* the function holds it */
+    }
+    return d;
+}
+
+/* Attributes the new source set on the function are updated, others stay. */
+static int
+stage_func_dict(rl_txn *txn, PyObject *old, PyObject *new, int *changed)
+{
+    PyObject *nd = ((PyFunctionObject *)new)->func_dict, *od, *k, *v;
+    Py_ssize_t pos = 0;
+    if (nd == NULL || PyDict_GET_SIZE(nd) == 0) {
+        return 0;
+    }
+    od = func_dict(old);
+    if (od == NULL) {
+        return -1;
+    }
+    while (PyDict_Next(nd, &pos, &k, &v)) {
+        PyObject *m = rl_map_value(txn, v);
+        if (m == NULL) {
+            return -1;
+        }
+        PyObject *cur = PyDict_GetItemWithError(od, k);  // borrowed
+        if (cur == NULL && PyErr_Occurred()) {
+            Py_DECREF(m);
+            return -1;
+        }
+        if (cur != m) {
+            if (!rl_same_value(cur, m) && rl_map_lookup(txn, v) == NULL) {
+                *changed = 1;
+            }
+            if (rl_txn_add(txn, RL_SWAP_DICT, od, k, m) == NULL) {
+                Py_DECREF(m);
+                return -1;
+            }
+        }
+        Py_DECREF(m);
+    }
+    return 0;
+}
+
+/* staging ****************************************************************/
+
+int
+rl_function_stage(rl_txn *txn, PyObject *oldobj, PyObject *newobj,
+                  int *changed)
+{
+    PyFunctionObject *old = (PyFunctionObject *)oldobj;
+    PyFunctionObject *new = (PyFunctionObject *)newobj;
+    PyObject *val[RL_F_COUNT] = {NULL};
+    unsigned mask = 0;
+    int differs = 0, moved = 0, cells = 0, rv = -1;
+
+    if (rl_code_compare(old->func_code, new->func_code, &differs, &moved) < 0) {
+        goto done;
+    }
+    if (differs || moved) {
+        val[RL_F_CODE] = Py_NewRef(new->func_code);
+        mask |= 1u << RL_F_CODE;
+    }
+    val[RL_F_CLOSURE] = build_closure(txn, old, new, &cells);
+    if (val[RL_F_CLOSURE] == NULL) {
+        goto done;
+    }
+    {
+        /* a new tuple only if a cell object differs */
+        PyObject *oc = old->func_closure, *nc = val[RL_F_CLOSURE];
+        int same = (nc == Py_None && oc == NULL);
+        if (!same && nc != Py_None && oc != NULL
+            && PyTuple_GET_SIZE(nc) == PyTuple_GET_SIZE(oc)) {
+            same = 1;
+            for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(nc); i++) {
+                if (PyTuple_GET_ITEM(nc, i) != PyTuple_GET_ITEM(oc, i)) {
+                    same = 0;
+                    break;
+                }
+            }
+        }
+        if (same) {
+            Py_CLEAR(val[RL_F_CLOSURE]);
+        }
+        else {
+            mask |= 1u << RL_F_CLOSURE;
+            if ((mask & (1u << RL_F_CODE)) == 0) {
+                /* keep code and closure consistent: install both */
+                val[RL_F_CODE] = Py_NewRef(new->func_code);
+                mask |= 1u << RL_F_CODE;
+            }
+        }
+    }
+    if (new->func_defaults != NULL) {
+        val[RL_F_DEFAULTS] = map_tuple(txn, new->func_defaults);
+        if (val[RL_F_DEFAULTS] == NULL) {
+            goto done;
+        }
+    }
+    if (!rl_same_value(val[RL_F_DEFAULTS], old->func_defaults)) {
+        mask |= 1u << RL_F_DEFAULTS;
+        differs = 1;
+    }
+    if (new->func_kwdefaults != NULL) {
+        val[RL_F_KWDEFAULTS] = map_dict(txn, new->func_kwdefaults);
+        if (val[RL_F_KWDEFAULTS] == NULL) {
+            goto done;
+        }
+    }
+    if (!same_dict_values(val[RL_F_KWDEFAULTS], old->func_kwdefaults)) {
+        mask |= 1u << RL_F_KWDEFAULTS;
+        differs = 1;
+    }
+    {
+        /* the getter turns 3.10+'s stored tuple into a dict; no audit */
+        PyObject *ann = PyObject_GetAttrString(newobj, "__annotations__");
+        if (ann == NULL) {
+            goto done;
+        }
+        if (PyDict_Check(ann) && PyDict_GET_SIZE(ann) > 0) {
+            val[RL_F_ANNOTATIONS] = map_dict(txn, ann);
+            Py_DECREF(ann);
+            if (val[RL_F_ANNOTATIONS] == NULL) {
+                goto done;
+            }
+            mask |= 1u << RL_F_ANNOTATIONS;
+        }
+        else {
+            Py_DECREF(ann);
+            if (old->func_annotations != NULL) {
+                mask |= 1u << RL_F_ANNOTATIONS;  /* clear */
+            }
+        }
+    }
+    if (!rl_same_value(new->func_doc, old->func_doc)) {
+        val[RL_F_DOC] = Py_XNewRef(new->func_doc);
+        mask |= 1u << RL_F_DOC;
+        if (!differs) {
+            differs = (new->func_doc != Py_None || old->func_doc != Py_None);
+        }
+    }
+    if (stage_func_dict(txn, oldobj, newobj, &cells) < 0) {
+        goto done;
+    }
+    if (mask != 0) {
+        rl_swap *s = rl_txn_add(txn, RL_SWAP_FUNC, oldobj, NULL, NULL);
+        if (s == NULL) {
+            goto done;
+        }
+        s->mask = mask;
+        for (int i = 0; i < RL_F_COUNT; i++) {
+            s->val[i] = val[i];  /* the swap owns them now */
+            val[i] = NULL;
+        }
+    }
+    if (differs || cells) {
+        *changed = 1;
+    }
+    rv = 0;
+done:
+    for (int i = 0; i < RL_F_COUNT; i++) {
+        Py_XDECREF(val[i]);
+    }
+    return rv;
+}

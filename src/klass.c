@@ -1,0 +1,789 @@
+/* klass.c: make a kept class object match its new definition. Pass 0
+ * (rl_class_pair) decides whether the class can be patched at all and pairs
+ * its methods, nested classes and enum members; pass 1 (rl_class_stage)
+ * stages the class-dict changes, bases and enum members as swaps. */
+#include "reloader.h"
+
+int
+rl_add_restart(rl_txn *txn, PyObject *path, const char *reason)
+{
+    PyObject *t = Py_BuildValue("(OOs)", txn->cur_module, path, reason);
+    if (t == NULL) {
+        return -1;
+    }
+    int r = PyList_Append(txn->restart, t);
+    Py_DECREF(t);
+    return r;
+}
+
+/* helpers ****************************************************************/
+
+static PyObject *
+dict_get(PyObject *d, PyObject *k)  /* borrowed; NULL without exception */
+{
+    PyObject *v = PyDict_GetItemWithError(d, k);
+    if (v == NULL) {
+        PyErr_Clear();
+    }
+    return v;
+}
+
+static PyObject *
+mapped_or_self(rl_txn *txn, PyObject *v)  /* borrowed */
+{
+    PyObject *k = rl_map_lookup(txn, v);
+    return k != NULL ? k : v;
+}
+
+/* __slots__ names as a tuple (new reference), or None when absent. */
+static PyObject *
+slots_of(PyTypeObject *t)
+{
+    PyObject *s = dict_get(t->tp_dict, rl_st.str_slots);
+    if (s == NULL) {
+        return Py_NewRef(Py_None);
+    }
+    if (PyUnicode_Check(s)) {
+        return PyTuple_Pack(1, s);
+    }
+    return PySequence_Tuple(s);
+}
+
+#ifndef Py_TPFLAGS_MANAGED_DICT
+#define Py_TPFLAGS_MANAGED_DICT 0
+#endif
+#ifndef Py_TPFLAGS_MANAGED_WEAKREF
+#define Py_TPFLAGS_MANAGED_WEAKREF 0
+#endif
+#ifndef Py_TPFLAGS_INLINE_VALUES
+#define Py_TPFLAGS_INLINE_VALUES 0
+#endif
+#define RL_LAYOUT_FLAGS                                                       \
+    (Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_MANAGED_DICT | Py_TPFLAGS_MANAGED_WEAKREF \
+     | Py_TPFLAGS_INLINE_VALUES)
+
+static int
+same_layout(PyTypeObject *a, PyTypeObject *b)
+{
+    return a->tp_basicsize == b->tp_basicsize
+           && a->tp_itemsize == b->tp_itemsize
+           && a->tp_dictoffset == b->tp_dictoffset
+           && a->tp_weaklistoffset == b->tp_weaklistoffset
+           && (a->tp_flags & RL_LAYOUT_FLAGS) == (b->tp_flags & RL_LAYOUT_FLAGS)
+           && a->tp_free == b->tp_free;
+}
+
+/* The first base that is not a Python class: what the instances really are. */
+static PyTypeObject *
+builtin_base(PyTypeObject *t)
+{
+    while (t != NULL && (t->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+        t = t->tp_base;
+    }
+    return t;
+}
+
+/* CPython's rule for __bases__ assignment (typeobject.c,
+ * compatible_for_assignment): walk each side up while the layout is
+ * inherited unchanged; the two must meet, or be siblings with the same
+ * layout. */
+static PyTypeObject *
+layout_root(PyTypeObject *t)
+{
+    while (t->tp_base != NULL && same_layout(t, t->tp_base)
+           && (t->tp_dealloc == t->tp_base->tp_dealloc)) {
+        t = t->tp_base;
+    }
+    return t;
+}
+
+static int
+bases_compatible(PyTypeObject *oldbase, PyTypeObject *newbase)
+{
+    if (oldbase->tp_free != newbase->tp_free) {
+        return 0;
+    }
+    PyTypeObject *a = layout_root(oldbase), *b = layout_root(newbase);
+    return a == b || (a->tp_base == b->tp_base && same_layout(a, b));
+}
+
+/* The bases the class should have, kept objects in place of new ones
+ * (new reference). */
+static PyObject *
+mapped_bases(rl_txn *txn, PyTypeObject *new)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(new->tp_bases);
+    PyObject *out = PyTuple_New(n);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *b = mapped_or_self(txn, PyTuple_GET_ITEM(new->tp_bases, i));
+        PyTuple_SET_ITEM(out, i, Py_NewRef(b));
+    }
+    return out;
+}
+
+static int
+same_items(PyObject *a, PyObject *b)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(a);
+    if (n != PyTuple_GET_SIZE(b)) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (PyTuple_GET_ITEM(a, i) != PyTuple_GET_ITEM(b, i)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Why the class cannot be patched in place, or NULL. *raw_bases is set when
+ * the bases change in a way CPython's own setter refuses but the layout
+ * allows (a mixin added to or removed from a class based on object). */
+static const char *
+layout_problem(rl_txn *txn, PyTypeObject *old, PyTypeObject *new,
+               int *raw_bases)
+{
+    PyObject *so = NULL, *sn = NULL, *bases = NULL;
+    const char *why = NULL;
+
+    *raw_bases = 0;
+    if ((PyObject *)Py_TYPE(old) != mapped_or_self(txn, (PyObject *)Py_TYPE(new))) {
+        return "its metaclass changed";
+    }
+    if (!(old->tp_flags & Py_TPFLAGS_HEAPTYPE)
+        || (old->tp_flags & Py_TPFLAGS_IMMUTABLETYPE)) {
+        return "it is not a mutable Python class";
+    }
+    if (builtin_base(old) != builtin_base(new)) {
+        return "its builtin base changed";
+    }
+    if (!same_layout(old, new)) {
+        return "its instance layout changed (__slots__, __dict__ or "
+               "__weakref__)";
+    }
+    so = slots_of(old);
+    sn = slots_of(new);
+    if (so == NULL || sn == NULL) {
+        PyErr_Clear();
+        why = "its __slots__ cannot be read";
+        goto done;
+    }
+    if (!rl_same_value(so, sn)) {
+        why = "its __slots__ changed";
+        goto done;
+    }
+    bases = mapped_bases(txn, new);
+    if (bases == NULL) {
+        PyErr_Clear();
+        why = "its bases cannot be read";
+        goto done;
+    }
+    if (!same_items(bases, old->tp_bases)) {
+        PyTypeObject *nb = new->tp_base;  /* CPython's best base */
+        nb = (PyTypeObject *)mapped_or_self(txn, (PyObject *)nb);
+        if (bases_compatible(old->tp_base, nb)) {
+            goto done;
+        }
+        /* object <-> a dict-only mixin: same instances, but CPython's
+         * setter compares deallocators and refuses */
+        PyTypeObject *heap = old->tp_base == &PyBaseObject_Type ? nb
+                             : nb == &PyBaseObject_Type ? old->tp_base : NULL;
+        if (heap != NULL && (heap->tp_flags & Py_TPFLAGS_HEAPTYPE)
+            && same_layout(heap, old) && dict_get(heap->tp_dict, rl_st.str_slots) == NULL) {
+            *raw_bases = 1;
+            goto done;
+        }
+        why = "its new bases have another instance layout";
+    }
+done:
+    Py_XDECREF(so);
+    Py_XDECREF(sn);
+    Py_XDECREF(bases);
+    return why;
+}
+
+/* member kinds */
+enum { M_OTHER, M_FUNC, M_CLASSMETHOD, M_STATICMETHOD, M_PROPERTY, M_CACHED,
+       M_CLASS, M_WRAPPER };
+
+static int
+member_kind(PyObject *v)
+{
+    if (PyFunction_Check(v)) {
+        return M_FUNC;
+    }
+    if (Py_TYPE(v) == &PyClassMethod_Type) {
+        return M_CLASSMETHOD;
+    }
+    if (Py_TYPE(v) == &PyStaticMethod_Type) {
+        return M_STATICMETHOD;
+    }
+    if (Py_TYPE(v) == &PyProperty_Type) {
+        return M_PROPERTY;
+    }
+    if (rl_st.cached_property_type != NULL
+        && Py_TYPE(v) == rl_st.cached_property_type) {
+        return M_CACHED;
+    }
+    if (PyType_Check(v)) {
+        return M_CLASS;
+    }
+    if (Py_TYPE(v) == rl_st.lru_wrapper_type) {
+        return M_WRAPPER;
+    }
+    return M_OTHER;
+}
+
+/* The function inside a member descriptor (new reference) or NULL. */
+static PyObject *
+member_func(PyObject *v, const char *attr)
+{
+    PyObject *f = PyObject_GetAttrString(v, attr);
+    if (f == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    if (!PyFunction_Check(f)) {
+        Py_DECREF(f);
+        return NULL;
+    }
+    return f;
+}
+
+static const char *
+inner_attr(int kind)
+{
+    switch (kind) {
+    case M_CLASSMETHOD:
+    case M_STATICMETHOD:
+        return "__func__";
+    case M_CACHED:
+        return "func";
+    default:
+        return NULL;
+    }
+}
+
+/* Whether fn, found in cls's dict under key, is that member's own
+ * definition rather than an alias of another member (on_tick = tick). */
+static int
+is_class_alias(PyTypeObject *cls, PyObject *key, PyObject *fn)
+{
+    PyObject *qn = rl_qualname_of(fn), *cq = rl_qualname_of((PyObject *)cls);
+    if (qn == NULL || cq == NULL) {
+        return 0;
+    }
+    PyObject *expect = rl_qualify(cq, key);
+    if (expect == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int own = PyUnicode_Compare(qn, expect) == 0;
+    Py_DECREF(expect);
+    if (own || !PyUnicode_Tailmatch(qn, cq, 0, PyUnicode_GET_LENGTH(cq), -1)) {
+        return 0;
+    }
+    /* "Cls.other": an alias if Cls.other is this very function */
+    Py_ssize_t n = PyUnicode_GET_LENGTH(cq);
+    if (PyUnicode_GET_LENGTH(qn) <= n + 1) {
+        return 0;
+    }
+    PyObject *other = PyUnicode_Substring(qn, n + 1, PyUnicode_GET_LENGTH(qn));
+    if (other == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *v = dict_get(cls->tp_dict, other);
+    Py_DECREF(other);
+    return v == fn;
+}
+
+static int
+pair_funcs(rl_txn *txn, PyObject *of, PyObject *nf, PyObject *path,
+           Py_ssize_t idx)
+{
+    if (of == NULL || nf == NULL || of == nf || !rl_defs_match(of, nf)) {
+        return 0;
+    }
+    return rl_pair(txn, of, nf, path, idx);
+}
+
+/* Pair one member of the class; path is the member's report name. */
+static int
+pair_member(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, PyObject *key,
+            PyObject *ov, PyObject *nv, PyObject *path, Py_ssize_t idx)
+{
+    int kind = member_kind(nv);
+    if (kind != member_kind(ov) || kind == M_OTHER) {
+        return 0;
+    }
+    switch (kind) {
+    case M_FUNC:
+        if (is_class_alias(new, key, nv) || is_class_alias(old, key, ov)) {
+            return 0;
+        }
+        return pair_funcs(txn, ov, nv, path, idx);
+    case M_CLASS:
+    case M_WRAPPER:
+        if (!rl_defs_match(ov, nv)) {
+            return 0;
+        }
+        return rl_pair(txn, ov, nv, path, idx);
+    case M_PROPERTY: {
+        /* the first paired accessor carries the report name; the others
+         * report through it */
+        static const char *parts[] = {"fget", "fset", "fdel"};
+        Py_ssize_t first = -1;
+        int rv = 0;
+        for (int i = 0; i < 3 && rv == 0; i++) {
+            PyObject *of = member_func(ov, parts[i]);
+            PyObject *nf = member_func(nv, parts[i]);
+            Py_ssize_t before = txn->npairs;
+            rv = pair_funcs(txn, of, nf, first < 0 ? path : NULL,
+                            first < 0 ? idx : first);
+            if (first < 0 && txn->npairs > before) {
+                first = before;
+            }
+            Py_XDECREF(of);
+            Py_XDECREF(nf);
+        }
+        return rv;
+    }
+    default: {
+        PyObject *of = member_func(ov, inner_attr(kind));
+        PyObject *nf = member_func(nv, inner_attr(kind));
+        int rv = pair_funcs(txn, of, nf, path, idx);
+        Py_XDECREF(of);
+        Py_XDECREF(nf);
+        return rv;
+    }
+    }
+}
+
+/* enums ******************************************************************/
+
+static int
+is_enum(PyTypeObject *t)
+{
+    return rl_st.enum_meta != NULL
+           && PyObject_TypeCheck((PyObject *)t, rl_st.enum_meta);
+}
+
+static int
+is_sunder(PyObject *name)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(name);
+    return n > 2 && PyUnicode_READ_CHAR(name, 0) == '_'
+           && PyUnicode_READ_CHAR(name, n - 1) == '_'
+           && PyUnicode_READ_CHAR(name, 1) != '_'
+           && PyUnicode_READ_CHAR(name, n - 2) != '_';
+}
+
+static PyObject *
+member_map(PyTypeObject *t)  /* borrowed dict or NULL */
+{
+    PyObject *m = dict_get(t->tp_dict, rl_st.str_member_map);
+    return (m != NULL && PyDict_Check(m)) ? m : NULL;
+}
+
+static PyObject *
+member_value(PyObject *member)  /* new reference or NULL (cleared) */
+{
+    PyObject *v = PyObject_GetAttr(member, rl_st.str_value_);
+    if (v == NULL) {
+        PyErr_Clear();
+    }
+    return v;
+}
+
+/* Members keep their identity: each new member stands for the old one of the
+ * same name and value. A removed or re-valued member needs a restart. */
+static int
+pair_enum_members(rl_txn *txn, PyTypeObject *old, PyTypeObject *new,
+                  PyObject *path)
+{
+    PyObject *om = member_map(old), *nm = member_map(new), *k, *ov;
+    Py_ssize_t pos = 0;
+    if (om == NULL || nm == NULL) {
+        return 0;
+    }
+    while (PyDict_Next(om, &pos, &k, &ov)) {
+        PyObject *nv = dict_get(nm, k), *mpath = rl_qualify(path, k);
+        if (mpath == NULL) {
+            return -1;
+        }
+        int r = 0;
+        if (nv == NULL) {
+            r = rl_add_restart(txn, mpath, "enum member removed");
+        }
+        else {
+            PyObject *a = member_value(ov), *b = member_value(nv);
+            if (a == NULL || b == NULL || !rl_same_value(a, b)) {
+                r = rl_add_restart(txn, mpath, "enum member value changed");
+            }
+            else {
+                r = rl_map_put(txn, nv, ov);
+            }
+            Py_XDECREF(a);
+            Py_XDECREF(b);
+        }
+        Py_DECREF(mpath);
+        if (r < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Added members become real members of the kept class. */
+static int
+stage_enum_added(rl_txn *txn, PyTypeObject *old, PyTypeObject *new,
+                 PyObject *path, int *changed)
+{
+    PyObject *om = member_map(old), *nm = member_map(new), *k, *nv;
+    PyObject *map = NULL, *names = NULL, *v2m = NULL;
+    Py_ssize_t pos = 0;
+    int rv = -1;
+
+    if (om == NULL || nm == NULL) {
+        return 0;
+    }
+    while (PyDict_Next(nm, &pos, &k, &nv)) {
+        if (dict_get(om, k) != NULL) {
+            continue;
+        }
+        if (map == NULL) {
+            PyObject *on = dict_get(old->tp_dict, rl_st.str_member_names);
+            PyObject *ov2m = dict_get(old->tp_dict, rl_st.str_value2member);
+            map = PyDict_Copy(om);
+            names = on != NULL ? PySequence_List(on) : PyList_New(0);
+            v2m = ov2m != NULL && PyDict_Check(ov2m) ? PyDict_Copy(ov2m)
+                                                     : PyDict_New();
+            if (map == NULL || names == NULL || v2m == NULL) {
+                goto done;
+            }
+        }
+        /* the member is an instance of the throwaway class: re-class it */
+        if (PyObject_GenericSetAttr(nv, rl_st.str_class, (PyObject *)old) < 0) {
+            goto done;
+        }
+        if (rl_map_put(txn, nv, nv) < 0 || PyDict_SetItem(map, k, nv) < 0
+            || PyList_Append(names, k) < 0) {
+            goto done;
+        }
+        PyObject *value = member_value(nv);
+        if (value != NULL) {
+            if (PyDict_SetItem(v2m, value, nv) < 0) {
+                PyErr_Clear();  /* unhashable: found by the linear search */
+            }
+            Py_DECREF(value);
+        }
+        PyObject *attr = dict_get(new->tp_dict, k);
+        if (attr != NULL
+            && rl_txn_add(txn, RL_SWAP_TYPEATTR, (PyObject *)old, k, attr) == NULL) {
+            goto done;
+        }
+        PyObject *mpath = rl_qualify(path, k);
+        if (mpath == NULL || PyList_Append(txn->added, mpath) < 0) {
+            Py_XDECREF(mpath);
+            goto done;
+        }
+        Py_DECREF(mpath);
+        *changed = 1;
+    }
+    if (map != NULL
+        && (rl_txn_add(txn, RL_SWAP_TYPEATTR, (PyObject *)old,
+                       rl_st.str_member_map, map) == NULL
+            || rl_txn_add(txn, RL_SWAP_TYPEATTR, (PyObject *)old,
+                          rl_st.str_member_names, names) == NULL
+            || rl_txn_add(txn, RL_SWAP_TYPEATTR, (PyObject *)old,
+                          rl_st.str_value2member, v2m) == NULL)) {
+        goto done;
+    }
+    rv = 0;
+done:
+    Py_XDECREF(map);
+    Py_XDECREF(names);
+    Py_XDECREF(v2m);
+    return rv;
+}
+
+/* pass 0 *****************************************************************/
+
+int
+rl_class_pair(rl_txn *txn, PyObject *oldobj, PyObject *newobj, PyObject *path,
+              Py_ssize_t idx)
+{
+    PyTypeObject *old = (PyTypeObject *)oldobj, *new = (PyTypeObject *)newobj;
+    PyObject *items = NULL;
+    int raw = 0, rv = -1;
+
+    if (PyList_Append(txn->classes, oldobj) < 0) {
+        return -1;
+    }
+    const char *why = layout_problem(txn, old, new, &raw);
+    if (why != NULL) {
+        txn->pairs[idx].restart = 1;
+        return rl_add_restart(txn, path, why);
+    }
+    if (is_enum(old) && pair_enum_members(txn, old, new, path) < 0) {
+        return -1;
+    }
+    items = PyDict_Items(new->tp_dict);
+    if (items == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *key = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
+        PyObject *nv = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
+        PyObject *ov = PyUnicode_Check(key) ? dict_get(old->tp_dict, key)
+                                            : NULL;
+        if (ov == NULL || ov == nv) {
+            continue;
+        }
+        PyObject *mpath = rl_qualify(path, key);
+        if (mpath == NULL) {
+            goto done;
+        }
+        int r = pair_member(txn, old, new, key, ov, nv, mpath, idx);
+        Py_DECREF(mpath);
+        if (r < 0) {
+            goto done;
+        }
+    }
+    rv = 0;
+done:
+    Py_XDECREF(items);
+    return rv;
+}
+
+/* pass 1 *****************************************************************/
+
+/* Class attributes CPython manages itself, or that are bound to the layout. */
+static int
+skip_key(PyObject *key, PyObject *value)
+{
+    static const char *names[] = {"__dict__", "__weakref__", "__module__",
+                                  "__qualname__", "__slots__", "__mro__",
+                                  "__bases__", "__base__", "_abc_impl",
+                                  "__classcell__", NULL};
+    if (!PyUnicode_Check(key)) {
+        return 1;
+    }
+    if (value != NULL && rl_st.member_descr_type != NULL
+        && Py_TYPE(value) == rl_st.member_descr_type) {
+        return 1;  /* a __slots__ member: layout, compared in pass 0 */
+    }
+    for (int i = 0; names[i] != NULL; i++) {
+        if (PyUnicode_CompareWithASCIIString(key, names[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+is_definition(PyObject *v)
+{
+    return member_kind(v) != M_OTHER;
+}
+
+/* Whether the old descriptor stays: same kind, and each function inside it
+ * is kept (paired with the new one's, or the very same). */
+static int
+descriptor_kept(rl_txn *txn, PyObject *ov, PyObject *nv)
+{
+    int kind = member_kind(nv);
+    if (kind != member_kind(ov)) {
+        return 0;
+    }
+    static const char *prop[] = {"fget", "fset", "fdel", NULL};
+    const char *one[] = {inner_attr(kind), NULL};
+    const char **attrs = kind == M_PROPERTY ? prop : one;
+    if (kind != M_PROPERTY && attrs[0] == NULL) {
+        return 0;
+    }
+    for (int i = 0; attrs[i] != NULL; i++) {
+        PyObject *a = PyObject_GetAttrString(ov, attrs[i]);
+        PyObject *b = PyObject_GetAttrString(nv, attrs[i]);
+        int same = a != NULL && b != NULL && mapped_or_self(txn, b) == a;
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        if (!same) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int
+add_path(PyObject *list, PyObject *path, PyObject *key)
+{
+    PyObject *p = rl_qualify(path, key);
+    if (p == NULL) {
+        return -1;
+    }
+    int r = PyList_Append(list, p);
+    Py_DECREF(p);
+    return r;
+}
+
+static int
+stage_bases(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, int *changed)
+{
+    int raw = 0;
+    PyObject *bases = mapped_bases(txn, new);
+    if (bases == NULL) {
+        return -1;
+    }
+    if (!same_items(bases, old->tp_bases)) {
+        (void)layout_problem(txn, old, new, &raw);
+        rl_swap *s = rl_txn_add(txn, RL_SWAP_BASES, (PyObject *)old, NULL,
+                                bases);
+        if (s == NULL) {
+            Py_DECREF(bases);
+            return -1;
+        }
+        s->mask = raw;
+        *changed = 1;
+    }
+    Py_DECREF(bases);
+    return 0;
+}
+
+int
+rl_class_stage(rl_txn *txn, PyObject *oldobj, PyObject *newobj,
+               PyObject *path, int *changed)
+{
+    PyTypeObject *old = (PyTypeObject *)oldobj, *new = (PyTypeObject *)newobj;
+    PyObject *items = NULL, *target = NULL;
+    rl_optin opt = {0, NULL};
+    int enumcls = is_enum(old), rv = -1;
+
+    if (rl_optin_read(new->tp_dict, &opt) < 0) {
+        return -1;
+    }
+    if (stage_bases(txn, old, new, changed) < 0) {
+        goto done;
+    }
+    if (enumcls && stage_enum_added(txn, old, new, path, changed) < 0) {
+        goto done;
+    }
+    PyObject *nmap = enumcls ? member_map(new) : NULL;
+    PyObject *omap = enumcls ? member_map(old) : NULL;
+    items = PyDict_Items(new->tp_dict);
+    if (items == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *key = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
+        PyObject *nv = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
+        if (skip_key(key, nv)) {
+            continue;
+        }
+        if (enumcls && (is_sunder(key) || (nmap && dict_get(nmap, key))
+                        || (omap && dict_get(omap, key)))) {
+            continue;  /* members and the enum machinery: see above */
+        }
+        PyObject *ov = dict_get(old->tp_dict, key);
+        if (ov != NULL && (rl_map_lookup(txn, nv) == ov
+                           || descriptor_kept(txn, ov, nv))) {
+            continue;  /* kept object, patched in place */
+        }
+        target = rl_map_value(txn, nv);
+        if (target == NULL) {
+            goto done;
+        }
+        if (target == ov) {
+            Py_CLEAR(target);
+            continue;
+        }
+        if (!is_definition(nv) && rl_is_dunder(key)) {
+            /* dunders follow the source; only a new docstring is news */
+            if (rl_same_value(target, ov)) {
+                Py_CLEAR(target);
+                continue;
+            }
+            if (PyUnicode_CompareWithASCIIString(key, "__doc__") == 0) {
+                *changed = 1;
+            }
+        }
+        else if (ov == NULL) {
+            if (add_path(txn->added, path, key) < 0) {
+                goto done;
+            }
+            *changed = 1;
+        }
+        else if (is_definition(nv) != is_definition(ov)) {
+            if (add_path(txn->removed, path, key) < 0
+                || add_path(txn->added, path, key) < 0) {
+                goto done;
+            }
+            *changed = 1;
+        }
+        else if (!is_definition(nv)) {
+            int opted = rl_optin_has(&opt, key);
+            if (opted < 0) {
+                goto done;
+            }
+            if (!opted || rl_same_value(target, ov)) {
+                Py_CLEAR(target);
+                continue;  /* class data keeps its runtime value */
+            }
+            if (add_path(txn->data_replaced, path, key) < 0) {
+                goto done;
+            }
+            *changed = 1;
+        }
+        else {
+            *changed = 1;  /* a definition replaced by another */
+        }
+        if (rl_txn_add(txn, RL_SWAP_TYPEATTR, oldobj, key, target) == NULL) {
+            goto done;
+        }
+        Py_CLEAR(target);
+    }
+    Py_CLEAR(items);
+    /* what the new source no longer defines */
+    items = PyDict_Items(old->tp_dict);
+    if (items == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *key = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
+        PyObject *ov = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
+        if (skip_key(key, ov) || dict_get(new->tp_dict, key) != NULL) {
+            continue;
+        }
+        if (enumcls && (is_sunder(key) || (omap && dict_get(omap, key)))) {
+            continue;
+        }
+        if (is_definition(ov)) {
+            if (member_kind(ov) == M_CLASS
+                && rl_module_of(ov) != NULL
+                && PyUnicode_Compare(rl_module_of(ov), txn->cur_module) != 0) {
+                continue;  /* a class from elsewhere held as an attribute */
+            }
+            if (add_path(txn->removed, path, key) < 0) {
+                goto done;
+            }
+        }
+        else if (!rl_is_dunder(key)) {
+            continue;  /* state is never dropped silently */
+        }
+        *changed = 1;
+        if (rl_txn_add(txn, RL_SWAP_TYPEATTR, oldobj, key, NULL) == NULL) {
+            goto done;
+        }
+    }
+    rv = 0;
+done:
+    Py_XDECREF(items);
+    Py_XDECREF(target);
+    rl_optin_clear(&opt);
+    return rv;
+}

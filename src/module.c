@@ -1,0 +1,196 @@
+/* module.c: PyInit__core, the method table and the core's state. */
+#include "reloader.h"
+
+rl_state rl_st;
+
+static PyObject *
+core_reloading(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(rl_st.reloading_depth > 0
+                           && rl_st.reloading_thread
+                                  == PyThread_get_thread_ident());
+}
+
+static PyObject *
+core_enter_reloading(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(ignored))
+{
+    unsigned long me = PyThread_get_thread_ident();
+    if (rl_st.reloading_depth > 0 && rl_st.reloading_thread != me) {
+        PyErr_SetString(PyExc_RuntimeError, "another thread is reloading");
+        return NULL;
+    }
+    rl_st.reloading_thread = me;
+    rl_st.reloading_depth++;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+core_exit_reloading(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(ignored))
+{
+    if (rl_st.reloading_depth <= 0
+        || rl_st.reloading_thread != PyThread_get_thread_ident()) {
+        PyErr_SetString(PyExc_RuntimeError, "not reloading in this thread");
+        return NULL;
+    }
+    if (--rl_st.reloading_depth == 0) {
+        rl_st.reloading_thread = 0;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+core_find_instances(PyObject *Py_UNUSED(m), PyObject *classes)
+{
+    if (!PyTuple_Check(classes)) {
+        PyErr_SetString(PyExc_TypeError, "find_instances() takes a tuple of "
+                                         "classes");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(classes); i++) {
+        if (!PyType_Check(PyTuple_GET_ITEM(classes, i))) {
+            PyErr_SetString(PyExc_TypeError, "find_instances() takes a tuple "
+                                             "of classes");
+            return NULL;
+        }
+    }
+    if (PyTuple_GET_SIZE(classes) == 0) {
+        return PyList_New(0);
+    }
+    return rl_find_instances(classes);
+}
+
+static PyMethodDef core_methods[] = {
+    {"reloading", core_reloading, METH_NOARGS,
+     "True in the thread running a batch, while its code and hooks run."},
+    {"enter_reloading", core_enter_reloading, METH_NOARGS, NULL},
+    {"exit_reloading", core_exit_reloading, METH_NOARGS, NULL},
+    {"find_instances", core_find_instances, METH_O,
+     "Live instances of the given classes and their subclasses."},
+    {NULL}
+};
+
+static struct PyModuleDef core_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "reloader._core",
+    .m_doc = "The C core of reloader: execute, plan, commit.",
+    .m_size = -1,
+    .m_methods = core_methods,
+};
+
+static int
+intern(PyObject **slot, const char *s)
+{
+    *slot = PyUnicode_InternFromString(s);
+    return *slot ? 0 : -1;
+}
+
+static PyObject *
+import_attr(const char *module, const char *attr)
+{
+    PyObject *m = PyImport_ImportModule(module);
+    if (m == NULL) {
+        return NULL;
+    }
+    PyObject *v = PyObject_GetAttrString(m, attr);
+    Py_DECREF(m);
+    return v;
+}
+
+static int
+opcode_of(PyObject *opmap, const char *name)
+{
+    PyObject *v = PyDict_GetItemString(opmap, name);  // borrowed
+    return v ? (int)PyLong_AsLong(v) : -1;
+}
+
+static int
+init_state(void)
+{
+    if (intern(&rl_st.str_name, "__name__") < 0
+        || intern(&rl_st.str_name_attr, "name") < 0
+        || intern(&rl_st.str_qualname, "__qualname__") < 0
+        || intern(&rl_st.str_module, "__module__") < 0
+        || intern(&rl_st.str_doc, "__doc__") < 0
+        || intern(&rl_st.str_class, "__class__") < 0
+        || intern(&rl_st.str_bases, "__bases__") < 0
+        || intern(&rl_st.str_slots, "__slots__") < 0
+        || intern(&rl_st.str_dict, "__dict__") < 0
+        || intern(&rl_st.str_weakref, "__weakref__") < 0
+        || intern(&rl_st.str_wrapped, "__wrapped__") < 0
+        || intern(&rl_st.str_init, "__init__") < 0
+        || intern(&rl_st.str_builtins, "__builtins__") < 0
+        || intern(&rl_st.str_path, "__path__") < 0
+        || intern(&rl_st.str_reload_data, "__reload_data__") < 0
+        || intern(&rl_st.str_reload_data1, "_reload_data") < 0
+        || intern(&rl_st.str_reload_all, "__reload_all_data__") < 0
+        || intern(&rl_st.str_reload_all1, "_reload_all_data") < 0
+        || intern(&rl_st.str_member_map, "_member_map_") < 0
+        || intern(&rl_st.str_member_names, "_member_names_") < 0
+        || intern(&rl_st.str_value2member, "_value2member_map_") < 0
+        || intern(&rl_st.str_value_, "_value_") < 0
+        || intern(&rl_st.str_func, "func") < 0
+        || intern(&rl_st.str_cache_clear, "cache_clear") < 0
+        || intern(&rl_st.str_cache_params, "cache_parameters") < 0
+        || intern(&rl_st.str_lambda, "<lambda>") < 0
+        || intern(&rl_st.str_locals, "<locals>") < 0
+        || intern(&rl_st.str_has_location, "has_location") < 0
+        || intern(&rl_st.str_search_locs, "submodule_search_locations") < 0) {
+        return -1;
+    }
+    {
+        PyObject *names = Py_BuildValue("(ssssssss)", "__name__", "__file__",
+                                        "__spec__", "__loader__",
+                                        "__package__", "__path__",
+                                        "__cached__", "__builtins__");
+        if (names == NULL) {
+            return -1;
+        }
+        rl_st.import_dunders = PyFrozenSet_New(names);
+        Py_DECREF(names);
+        if (rl_st.import_dunders == NULL) {
+            return -1;
+        }
+    }
+    rl_st.ModuleSpec = import_attr("importlib.machinery", "ModuleSpec");
+    rl_st.lru_wrapper_type = (PyTypeObject *)import_attr("functools",
+                                                        "_lru_cache_wrapper");
+    rl_st.cached_property_type = (PyTypeObject *)import_attr("functools",
+                                                            "cached_property");
+    rl_st.enum_meta = (PyTypeObject *)import_attr("enum", "EnumMeta");
+    rl_st.member_descr_type = (PyTypeObject *)import_attr("types",
+                                                         "MemberDescriptorType");
+    PyObject *opmap = import_attr("opcode", "opmap");
+    if (rl_st.ModuleSpec == NULL || rl_st.lru_wrapper_type == NULL
+        || rl_st.cached_property_type == NULL || rl_st.enum_meta == NULL
+        || rl_st.member_descr_type == NULL || opmap == NULL) {
+        Py_XDECREF(opmap);
+        return -1;
+    }
+    rl_st.op_store_deref = opcode_of(opmap, "STORE_DEREF");
+    rl_st.op_delete_deref = opcode_of(opmap, "DELETE_DEREF");
+    rl_st.op_extended_arg = opcode_of(opmap, "EXTENDED_ARG");
+    Py_DECREF(opmap);
+    rl_st.retired = PyList_New(0);
+    if (rl_st.retired == NULL) {
+        return -1;
+    }
+#if RL_PY312
+    rl_st.func_watcher = -1;
+#endif
+    return 0;
+}
+
+PyMODINIT_FUNC
+PyInit__core(void)
+{
+    PyObject *m = PyModule_Create(&core_module);
+    if (m == NULL) {
+        return NULL;
+    }
+    if (init_state() < 0 || rl_txn_init_type(m) < 0
+        || rl_finder_init_type(m) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,672 @@
+/* policy.c: what each name of a reloaded module becomes. Definitions
+ * (functions, classes) keep their identity and take the new body; data keeps
+ * its runtime value unless the module opts it in; dunders follow the source.
+ * The plan runs in two passes over the batch: pass 0 pairs every old
+ * definition with its new one (so that the map of new -> kept objects is
+ * complete), pass 1 stages the bindings. */
+#include "reloader.h"
+
+PyObject *
+rl_qualify(PyObject *prefix, PyObject *name)
+{
+    return PyUnicode_FromFormat("%U.%U", prefix, name);
+}
+
+int
+rl_is_dunder(PyObject *name)
+{
+    if (!PyUnicode_Check(name)) {
+        return 0;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(name);
+    return n > 4 && PyUnicode_READ_CHAR(name, 0) == '_'
+           && PyUnicode_READ_CHAR(name, 1) == '_'
+           && PyUnicode_READ_CHAR(name, n - 1) == '_'
+           && PyUnicode_READ_CHAR(name, n - 2) == '_';
+}
+
+static int
+is_import_dunder(PyObject *name)
+{
+    int r = PySet_Contains(rl_st.import_dunders, name);
+    if (r < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    return r;
+}
+
+int
+rl_kind(PyObject *v)
+{
+    if (PyFunction_Check(v)) {
+        return RL_K_FUNC;
+    }
+    if (PyType_Check(v)) {
+        return RL_K_CLASS;
+    }
+    if (PyModule_Check(v)) {
+        return RL_K_MODULE;
+    }
+    if (Py_TYPE(v) == rl_st.lru_wrapper_type) {
+        return RL_K_WRAPPER;
+    }
+    if (PyCFunction_Check(v)) {
+        return RL_K_BUILTIN;
+    }
+    return RL_K_DATA;
+}
+
+PyObject *
+rl_qualname_of(PyObject *v)
+{
+    if (PyFunction_Check(v)) {
+        return ((PyFunctionObject *)v)->func_qualname;
+    }
+    if (PyType_Check(v)
+        && (((PyTypeObject *)v)->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+        return ((PyHeapTypeObject *)v)->ht_qualname;
+    }
+    return NULL;
+}
+
+PyObject *
+rl_module_of(PyObject *v)
+{
+    PyObject *m = NULL;
+    if (PyFunction_Check(v)) {
+        m = ((PyFunctionObject *)v)->func_module;
+    }
+    else if (PyType_Check(v)) {
+        PyObject *d = ((PyTypeObject *)v)->tp_dict;
+        m = d != NULL ? PyDict_GetItemWithError(d, rl_st.str_module) : NULL;
+        if (m == NULL) {
+            PyErr_Clear();
+        }
+    }
+    return (m != NULL && PyUnicode_Check(m)) ? m : NULL;
+}
+
+static int
+same_str(PyObject *a, PyObject *b)
+{
+    return a != NULL && b != NULL && (a == b || PyUnicode_Compare(a, b) == 0);
+}
+
+static int
+ends_with_lambda(PyObject *qn)
+{
+    return PyUnicode_Tailmatch(qn, rl_st.str_lambda, 0, PY_SSIZE_T_MAX, 1)
+           == 1;
+}
+
+static PyObject *
+lru_wrapped(PyObject *w)
+{
+    PyObject *f = PyObject_GetAttr(w, rl_st.str_wrapped);
+    if (f == NULL) {
+        PyErr_Clear();
+    }
+    return f;
+}
+
+int
+rl_defs_match(PyObject *old, PyObject *new)
+{
+    int kind = rl_kind(new);
+    if (kind != rl_kind(old)) {
+        return 0;
+    }
+    if (kind == RL_K_WRAPPER) {
+        PyObject *a = lru_wrapped(old), *b = lru_wrapped(new);
+        int r = a != NULL && b != NULL && PyFunction_Check(a)
+                && PyFunction_Check(b) && rl_defs_match(a, b);
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        return r;
+    }
+    if (kind != RL_K_FUNC && kind != RL_K_CLASS) {
+        return 0;
+    }
+    PyObject *qa = rl_qualname_of(old), *qb = rl_qualname_of(new);
+    if (!same_str(rl_module_of(old), rl_module_of(new)) || qa == NULL
+        || qb == NULL) {
+        return 0;
+    }
+    if (same_str(qa, qb)) {
+        return 1;
+    }
+    /* lambdas share "<lambda>": matched by the name they are bound to */
+    return kind == RL_K_FUNC && ends_with_lambda(qa) && ends_with_lambda(qb);
+}
+
+/* Whether obj, bound to name in ns, is an alias: this module defines it
+ * under another qualified name (g = f, on_tick = Game.tick). */
+static int
+is_alias(PyObject *ns, PyObject *name, PyObject *obj, PyObject *modname)
+{
+    PyObject *qn = rl_qualname_of(obj), *parts = NULL, *cur;
+    int rv = 0;
+
+    if (qn == NULL || same_str(qn, name) || ends_with_lambda(qn)
+        || !same_str(rl_module_of(obj), modname)
+        || PyUnicode_Find(qn, rl_st.str_locals, 0, PY_SSIZE_T_MAX, 1) >= 0) {
+        return 0;
+    }
+    {
+        PyObject *dot = PyUnicode_FromString(".");
+        parts = dot != NULL ? PyUnicode_Split(qn, dot, -1) : NULL;
+        Py_XDECREF(dot);
+    }
+    if (parts == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    cur = PyDict_GetItemWithError(ns, PyList_GET_ITEM(parts, 0));
+    for (Py_ssize_t i = 1; cur != NULL && i < PyList_GET_SIZE(parts); i++) {
+        if (!PyType_Check(cur)) {
+            cur = NULL;
+            break;
+        }
+        cur = PyDict_GetItemWithError(((PyTypeObject *)cur)->tp_dict,
+                                      PyList_GET_ITEM(parts, i));
+    }
+    if (cur != NULL) {
+        if (Py_TYPE(cur) == &PyStaticMethod_Type
+            || Py_TYPE(cur) == &PyClassMethod_Type) {
+            PyObject *f = PyObject_GetAttrString(cur, "__func__");
+            rv = (f == obj);
+            Py_XDECREF(f);
+        }
+        else {
+            rv = (cur == obj);
+        }
+    }
+    PyErr_Clear();
+    Py_DECREF(parts);
+    return rv;
+}
+
+/* opt-in declarations ******************************************************/
+
+static PyObject *
+ns_get(PyObject *ns, PyObject *a, PyObject *b)
+{
+    PyObject *v = PyDict_GetItemWithError(ns, a);
+    if (v == NULL && !PyErr_Occurred()) {
+        v = PyDict_GetItemWithError(ns, b);
+    }
+    return v;  // borrowed
+}
+
+int
+rl_optin_read(PyObject *ns, rl_optin *out)
+{
+    out->all = 0;
+    out->names = NULL;
+    PyObject *all = ns_get(ns, rl_st.str_reload_all, rl_st.str_reload_all1);
+    if (all == NULL && PyErr_Occurred()) {
+        return -1;
+    }
+    /* True or a non-zero int; no bool() on user values */
+    if (all == Py_True
+        || (all != NULL && PyLong_CheckExact(all) && PyObject_IsTrue(all) == 1)) {
+        out->all = 1;
+    }
+    PyObject *names = ns_get(ns, rl_st.str_reload_data, rl_st.str_reload_data1);
+    if (names == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    out->names = PySet_New(NULL);
+    if (out->names == NULL) {
+        return -1;
+    }
+    if (PyUnicode_Check(names)) {
+        return PySet_Add(out->names, names);
+    }
+    if (!(PyAnySet_Check(names) || PyList_Check(names) || PyTuple_Check(names)
+          || PyDict_Check(names))) {
+        PyErr_Format(PyExc_TypeError, "__reload_data__ must be a set, list "
+                     "or tuple of names, not %.100s", Py_TYPE(names)->tp_name);
+        return -1;
+    }
+    PyObject *it = PyObject_GetIter(names), *item;
+    if (it == NULL) {
+        return -1;
+    }
+    while ((item = PyIter_Next(it)) != NULL) {
+        int r = PyUnicode_Check(item) ? PySet_Add(out->names, item) : 0;
+        Py_DECREF(item);
+        if (r < 0) {
+            break;
+        }
+    }
+    Py_DECREF(it);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+void
+rl_optin_clear(rl_optin *o)
+{
+    Py_CLEAR(o->names);
+}
+
+int
+rl_optin_has(rl_optin *o, PyObject *name)
+{
+    if (o->all) {
+        return 1;
+    }
+    if (o->names == NULL) {
+        return 0;
+    }
+    return PySet_Contains(o->names, name);
+}
+
+/* pairing (pass 0) *********************************************************/
+
+static Py_ssize_t
+push_pair(rl_txn *txn, PyObject *old, PyObject *new, PyObject *path,
+          Py_ssize_t parent, int kind)
+{
+    if (txn->npairs == txn->cappairs) {
+        Py_ssize_t cap = txn->cappairs ? txn->cappairs * 2 : 64;
+        rl_pairrec *p = PyMem_Realloc(txn->pairs, cap * sizeof(rl_pairrec));
+        if (p == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        txn->pairs = p;
+        txn->cappairs = cap;
+    }
+    rl_pairrec *r = &txn->pairs[txn->npairs];
+    r->old = Py_NewRef(old);
+    r->new = Py_NewRef(new);
+    r->path = Py_XNewRef(path);
+    r->parent = parent;
+    r->kind = kind;
+    r->changed = 0;
+    r->restart = 0;
+    return txn->npairs++;
+}
+
+/* Definitions held in a function's cells and __wrapped__ (decorators). */
+static int
+pair_function_inner(rl_txn *txn, PyFunctionObject *old, PyFunctionObject *new,
+                    Py_ssize_t idx)
+{
+    int rv = -1;
+    PyObject *nfree = NULL, *ofree = NULL;
+
+    if (new->func_closure != NULL && old->func_closure != NULL) {
+        nfree = rl_code_freevars((PyCodeObject *)new->func_code);
+        ofree = rl_code_freevars((PyCodeObject *)old->func_code);
+        if (nfree == NULL || ofree == NULL) {
+            goto done;
+        }
+        Py_ssize_t nn = PyTuple_GET_SIZE(nfree), no = PyTuple_GET_SIZE(ofree);
+        for (Py_ssize_t i = 0; i < nn; i++) {
+            for (Py_ssize_t j = 0; j < no; j++) {
+                if (PyUnicode_Compare(PyTuple_GET_ITEM(nfree, i),
+                                      PyTuple_GET_ITEM(ofree, j)) != 0) {
+                    continue;
+                }
+                PyObject *nc = PyCell_GET(PyTuple_GET_ITEM(new->func_closure, i));
+                PyObject *oc = PyCell_GET(PyTuple_GET_ITEM(old->func_closure, j));
+                if (nc != NULL && oc != NULL && nc != oc
+                    && rl_defs_match(oc, nc)
+                    && rl_pair(txn, oc, nc, NULL, idx) < 0) {
+                    goto done;
+                }
+                break;
+            }
+        }
+    }
+    if (new->func_dict != NULL && old->func_dict != NULL) {
+        PyObject *nw = PyDict_GetItemWithError(new->func_dict, rl_st.str_wrapped);
+        PyObject *ow = PyDict_GetItemWithError(old->func_dict, rl_st.str_wrapped);
+        if (PyErr_Occurred()) {
+            goto done;
+        }
+        if (nw != NULL && ow != NULL && nw != ow && rl_defs_match(ow, nw)
+            && rl_pair(txn, ow, nw, NULL, idx) < 0) {
+            goto done;
+        }
+    }
+    rv = 0;
+done:
+    Py_XDECREF(nfree);
+    Py_XDECREF(ofree);
+    return rv;
+}
+
+int
+rl_pair(rl_txn *txn, PyObject *old, PyObject *new, PyObject *path,
+        Py_ssize_t parent)
+{
+    if (old == new || rl_map_lookup(txn, new) != NULL) {
+        return 0;
+    }
+    if (rl_map_put(txn, new, old) < 0) {
+        return -1;
+    }
+    int kind = rl_kind(new);
+    Py_ssize_t idx = push_pair(txn, old, new, path, parent, kind);
+    if (idx < 0) {
+        return -1;
+    }
+    switch (kind) {
+    case RL_K_FUNC:
+        return pair_function_inner(txn, (PyFunctionObject *)old,
+                                   (PyFunctionObject *)new, idx);
+    case RL_K_CLASS:
+        return rl_class_pair(txn, old, new, path, idx);
+    case RL_K_WRAPPER: {
+        PyObject *a = lru_wrapped(old), *b = lru_wrapped(new);
+        int r = 0;
+        if (a != NULL && b != NULL && a != b) {
+            r = rl_pair(txn, a, b, NULL, idx);
+        }
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        return r;
+    }
+    default:
+        return 0;
+    }
+}
+
+/* Whether module modname should pair name's old and new values: both are
+ * the same definition, bound under its own name (not an alias), and made by
+ * this module or by no module of the batch (a factory's closure). */
+static int
+module_pairable(rl_txn *txn, PyObject *R, PyObject *S, PyObject *name,
+                PyObject *ov, PyObject *nv, PyObject *modname)
+{
+    if (!rl_defs_match(ov, nv)) {
+        return 0;
+    }
+    PyObject *nmod = rl_module_of(nv);
+    if (rl_kind(nv) != RL_K_WRAPPER && !same_str(nmod, modname)) {
+        if (nmod == NULL || rl_txn_entry(txn, nmod) != NULL) {
+            return 0;  /* another batch module's definition: it pairs it */
+        }
+    }
+    return !is_alias(S, name, nv, modname) && !is_alias(R, name, ov, modname);
+}
+
+/* shadow resolution (after exec) *******************************************/
+
+int
+rl_policy_resolve_shadow(rl_txn *txn, rl_entry *e)
+{
+    PyObject *S = PyModule_GetDict(e->shadow), *R = PyModule_GetDict(e->module);
+    PyObject *k, *nv;
+    Py_ssize_t pos = 0;
+    rl_optin opt;
+    (void)txn;
+
+    if (rl_optin_read(S, &opt) < 0) {
+        return -1;
+    }
+    while (PyDict_Next(S, &pos, &k, &nv)) {
+        if (!PyUnicode_Check(k) || rl_is_dunder(k) || rl_kind(nv) != RL_K_DATA) {
+            continue;
+        }
+        PyObject *ov = PyDict_GetItemWithError(R, k);
+        if (ov == NULL) {
+            if (PyErr_Occurred()) {
+                goto error;
+            }
+            continue;
+        }
+        if (ov == nv || rl_kind(ov) != RL_K_DATA) {
+            continue;
+        }
+        int opted = rl_optin_has(&opt, k);
+        if (opted < 0) {
+            goto error;
+        }
+        /* setting an existing key never resizes: safe while iterating */
+        if (!opted && PyDict_SetItem(S, k, ov) < 0) {
+            goto error;
+        }
+    }
+    rl_optin_clear(&opt);
+    return 0;
+error:
+    rl_optin_clear(&opt);
+    return -1;
+}
+
+/* bindings (pass 1) ********************************************************/
+
+static int
+report(PyObject *list, PyObject *modname, PyObject *name)
+{
+    PyObject *path = rl_qualify(modname, name);
+    if (path == NULL) {
+        return -1;
+    }
+    int r = PyList_Append(list, path);
+    Py_DECREF(path);
+    return r;
+}
+
+static int
+is_singleton(PyObject *v)
+{
+    return v == Py_None || v == Py_True || v == Py_False || v == Py_Ellipsis
+           || v == Py_NotImplemented;
+}
+
+/* A replaced value reaches the globals that other modules copied from the
+ * old one under the same name (`from m import NAME`). */
+static int
+rebind_copies(rl_txn *txn, PyObject *self, PyObject *name, PyObject *ov,
+              PyObject *value)
+{
+    PyObject *modules = PySys_GetObject("modules");  // borrowed
+    PyObject *k, *m;
+    Py_ssize_t pos = 0;
+    if (modules == NULL || !PyDict_Check(modules) || is_singleton(ov)) {
+        return 0;
+    }
+    while (PyDict_Next(modules, &pos, &k, &m)) {
+        if (m == self || !PyModule_Check(m)) {
+            continue;
+        }
+        PyObject *d = PyModule_GetDict(m);  // borrowed
+        PyObject *cur = d != NULL ? PyDict_GetItemWithError(d, name) : NULL;
+        if (cur == NULL) {
+            if (PyErr_Occurred()) {
+                return -1;
+            }
+            continue;
+        }
+        if (cur == ov && rl_txn_add(txn, RL_SWAP_DICT, d, name, value) == NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+defined_here(PyObject *v, PyObject *modname)
+{
+    int kind = rl_kind(v);
+    if (kind == RL_K_WRAPPER) {
+        PyObject *f = lru_wrapped(v);
+        int r = f != NULL && same_str(rl_module_of(f), modname);
+        Py_XDECREF(f);
+        return r;
+    }
+    return (kind == RL_K_FUNC || kind == RL_K_CLASS)
+           && same_str(rl_module_of(v), modname);
+}
+
+static int
+plan_bindings(rl_txn *txn, rl_entry *e)
+{
+    PyObject *S = PyModule_GetDict(e->shadow), *R = PyModule_GetDict(e->module);
+    PyObject *mod = e->name, *k, *nv, *ov, *target = NULL, *keys = NULL;
+    Py_ssize_t pos = 0;
+    rl_optin opt;
+    int rv = -1;
+
+    if (rl_optin_read(S, &opt) < 0) {
+        return -1;
+    }
+    while (PyDict_Next(S, &pos, &k, &nv)) {
+        if (!PyUnicode_Check(k) || is_import_dunder(k)) {
+            continue;
+        }
+        ov = PyDict_GetItemWithError(R, k);  // borrowed
+        if (ov == NULL && PyErr_Occurred()) {
+            goto done;
+        }
+        if (ov != NULL && rl_map_lookup(txn, nv) == ov) {
+            continue;  /* a kept definition, patched in place */
+        }
+        target = rl_map_value(txn, nv);
+        if (target == NULL) {
+            goto done;
+        }
+        if (target == ov) {
+            Py_CLEAR(target);
+            continue;
+        }
+        int nkind = rl_kind(nv), okind = ov ? rl_kind(ov) : -1;
+        if (nkind == RL_K_DATA && rl_is_dunder(k)) {
+            /* dunders are definitions: they follow the new source */
+            if (rl_same_value(target, ov)) {
+                Py_CLEAR(target);
+                continue;
+            }
+        }
+        else if (ov == NULL) {
+            if (report(txn->added, mod, k) < 0) {
+                goto done;
+            }
+        }
+        else if ((nkind == RL_K_DATA) != (okind == RL_K_DATA)) {
+            /* function <-> data: removed and added */
+            if (report(txn->removed, mod, k) < 0
+                || report(txn->added, mod, k) < 0) {
+                goto done;
+            }
+        }
+        else if (nkind == RL_K_DATA) {
+            int opted = rl_optin_has(&opt, k);
+            if (opted < 0) {
+                goto done;
+            }
+            if (!opted || rl_same_value(target, ov)) {
+                Py_CLEAR(target);
+                continue;  /* data keeps its runtime value */
+            }
+            if (report(txn->data_replaced, mod, k) < 0
+                || rebind_copies(txn, e->module, k, ov, target) < 0) {
+                goto done;
+            }
+        }
+        if (rl_txn_add(txn, RL_SWAP_DICT, R, k, target) == NULL) {
+            goto done;
+        }
+        Py_CLEAR(target);
+    }
+    /* names the new source no longer binds */
+    keys = PyDict_Keys(R);
+    if (keys == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
+        k = PyList_GET_ITEM(keys, i);
+        if (!PyUnicode_Check(k) || is_import_dunder(k)) {
+            continue;
+        }
+        int has = PyDict_Contains(S, k);
+        if (has < 0) {
+            goto done;
+        }
+        if (has) {
+            continue;
+        }
+        ov = PyDict_GetItemWithError(R, k);
+        if (ov == NULL) {
+            if (PyErr_Occurred()) {
+                goto done;
+            }
+            continue;
+        }
+        if (rl_is_dunder(k) && rl_kind(ov) == RL_K_DATA) {
+            /* a dunder the source no longer binds goes */
+        }
+        else if (defined_here(ov, mod)) {
+            if (report(txn->removed, mod, k) < 0) {
+                goto done;
+            }
+        }
+        else {
+            continue;  /* state is never dropped silently */
+        }
+        if (rl_txn_add(txn, RL_SWAP_DICT, R, k, NULL) == NULL) {
+            goto done;
+        }
+    }
+    rv = 0;
+done:
+    Py_XDECREF(target);
+    Py_XDECREF(keys);
+    rl_optin_clear(&opt);
+    return rv;
+}
+
+int
+rl_policy_plan_module(rl_txn *txn, rl_entry *e, int pass)
+{
+    PyObject *S = PyModule_GetDict(e->shadow), *R = PyModule_GetDict(e->module);
+    PyObject *k, *nv, *keys = NULL;
+    int rv = -1;
+
+    txn->cur_module = e->name;
+    if (pass == 1) {
+        return plan_bindings(txn, e);
+    }
+    /* iterate a copy: pairing may run code that touches the namespace */
+    keys = PyDict_Items(S);
+    if (keys == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
+        PyObject *item = PyList_GET_ITEM(keys, i);
+        k = PyTuple_GET_ITEM(item, 0);
+        nv = PyTuple_GET_ITEM(item, 1);
+        if (!PyUnicode_Check(k) || is_import_dunder(k)) {
+            continue;
+        }
+        PyObject *ov = PyDict_GetItemWithError(R, k);
+        if (ov == NULL) {
+            if (PyErr_Occurred()) {
+                goto done;
+            }
+            continue;
+        }
+        if (ov == nv || !module_pairable(txn, R, S, k, ov, nv, e->name)) {
+            continue;
+        }
+        PyObject *path = rl_qualify(e->name, k);
+        if (path == NULL) {
+            goto done;
+        }
+        int r = rl_pair(txn, ov, nv, path, -1);
+        Py_DECREF(path);
+        if (r < 0) {
+            goto done;
+        }
+    }
+    rv = 0;
+done:
+    Py_XDECREF(keys);
+    return rv;
+}

@@ -1,0 +1,219 @@
+/* reloader.h: the core's shared state, types and cross-file prototypes. */
+#ifndef RL_RELOADER_H
+#define RL_RELOADER_H
+
+#include "compat.h"
+
+/* Interpreter-wide state of the core (single-phase init: one interpreter). */
+typedef struct {
+    /* interned names */
+    PyObject *str_name;          /* "__name__" */
+    PyObject *str_name_attr;     /* "name" (ModuleSpec.name) */
+    PyObject *str_qualname;      /* "__qualname__" */
+    PyObject *str_module;        /* "__module__" */
+    PyObject *str_doc;           /* "__doc__" */
+    PyObject *str_class;         /* "__class__" */
+    PyObject *str_bases;         /* "__bases__" */
+    PyObject *str_slots;         /* "__slots__" */
+    PyObject *str_dict;          /* "__dict__" */
+    PyObject *str_weakref;       /* "__weakref__" */
+    PyObject *str_wrapped;       /* "__wrapped__" */
+    PyObject *str_init;          /* "__init__" */
+    PyObject *str_builtins;      /* "__builtins__" */
+    PyObject *str_path;          /* "__path__" */
+    PyObject *str_reload_data;   /* "__reload_data__" */
+    PyObject *str_reload_data1;  /* "_reload_data" */
+    PyObject *str_reload_all;    /* "__reload_all_data__" */
+    PyObject *str_reload_all1;   /* "_reload_all_data" */
+    PyObject *str_member_map;    /* "_member_map_" */
+    PyObject *str_member_names;  /* "_member_names_" */
+    PyObject *str_value2member;  /* "_value2member_map_" */
+    PyObject *str_value_;        /* "_value_" */
+    PyObject *str_func;          /* "func" (cached_property) */
+    PyObject *str_cache_clear;   /* "cache_clear" */
+    PyObject *str_cache_params;  /* "cache_parameters" */
+    PyObject *str_lambda;        /* "<lambda>" */
+    PyObject *str_locals;        /* "<locals>" */
+    PyObject *str_has_location;  /* "has_location" */
+    PyObject *str_search_locs;   /* "submodule_search_locations" */
+    PyObject *import_dunders;    /* frozenset: names the import system owns */
+    /* types and callables resolved once at import */
+    PyObject *ModuleSpec;            /* importlib.machinery.ModuleSpec */
+    PyTypeObject *lru_wrapper_type;  /* functools._lru_cache_wrapper */
+    PyTypeObject *cached_property_type;
+    PyTypeObject *enum_meta;         /* enum.EnumType / EnumMeta */
+    PyTypeObject *member_descr_type; /* type of a __slots__ member */
+    PyTypeObject *TxnType;
+    PyTypeObject *FinderType;
+    int op_store_deref, op_delete_deref, op_extended_arg;
+    /* the thread running a batch, and how deep */
+    unsigned long reloading_thread;
+    int reloading_depth;
+    /* shadow globals dicts of finished batches, emptied and kept: frames of
+     * generators made while a batch ran may still borrow them (NOTES §1.6) */
+    PyObject *retired;
+#if RL_PY312
+    int func_watcher;            /* -1 when not added */
+#endif
+    struct rl_txn *collecting;   /* the batch whose new functions we note */
+} rl_state;
+
+extern rl_state rl_st;
+
+/* Fields of a function that one RL_SWAP_FUNC may replace. */
+enum {
+    RL_F_CODE,
+    RL_F_CLOSURE,
+    RL_F_DEFAULTS,
+    RL_F_KWDEFAULTS,
+    RL_F_ANNOTATIONS,
+    RL_F_DOC,
+    RL_F_COUNT
+};
+
+typedef enum {
+    RL_SWAP_FUNC,     /* fields of a function (mask says which) */
+    RL_SWAP_GLOBALS,  /* a function's __globals__ */
+    RL_SWAP_TYPEATTR, /* a class attribute; val NULL deletes */
+    RL_SWAP_DICT,     /* a dict item; val NULL deletes */
+    RL_SWAP_CELL,     /* a cell's contents */
+    RL_SWAP_BASES,    /* a class's __bases__ */
+    RL_SWAP_TOUCH     /* PyType_Modified on a class whose method changed */
+} rl_swap_kind;
+
+typedef struct {
+    rl_swap_kind kind;
+    unsigned mask;                 /* RL_SWAP_FUNC: 1 << RL_F_* to write */
+    PyObject *target;              /* strong */
+    PyObject *key;                 /* strong or NULL */
+    PyObject *val[RL_F_COUNT];     /* new values, strong or NULL */
+    PyObject *old[RL_F_COUNT];     /* values before the commit, strong */
+    int applied;
+} rl_swap;
+
+/* Two definitions found to be one: new's definition goes into old. */
+typedef struct {
+    PyObject *old, *new;  /* strong */
+    PyObject *path;       /* strong, or NULL: reported through its parent */
+    Py_ssize_t parent;    /* index of the enclosing pair, or -1 */
+    int kind;             /* RL_K_FUNC, RL_K_CLASS or RL_K_WRAPPER */
+    int changed;
+    int restart;          /* class left as it was (restart required) */
+} rl_pairrec;
+
+/* One module of a batch. */
+typedef struct {
+    PyObject *name;    /* str */
+    PyObject *module;  /* the live module, kept */
+    PyObject *code;    /* compiled new source */
+    PyObject *path;    /* str */
+    PyObject *shadow;  /* module the new code ran in, or NULL */
+    PyObject *snapshot; /* copy of the live dict at commit, or NULL */
+    int state;         /* 0 pending, 1 executing, 2 executed */
+} rl_entry;
+
+typedef struct rl_txn {
+    PyObject_HEAD
+    Py_ssize_t n;
+    rl_entry *entries;
+    PyObject *by_name;   /* dict: name -> index */
+    PyObject *order;     /* list of names in execution order */
+    PyObject *failed;    /* str or NULL */
+    PyObject *failure;   /* the first exception of module code, or NULL */
+    PyObject *map;       /* dict: id(new object) -> kept object */
+    PyObject *created;   /* list: functions made while executing */
+    PyObject *classes;   /* list: kept and added classes of the batch */
+    PyObject *cellmap;   /* dict: id(new cell) -> fresh cell */
+    PyObject *post;      /* list: callables to run after the commit */
+    /* the plan's report */
+    PyObject *updated, *added, *removed, *data_replaced, *restart;
+    rl_swap *swaps;
+    Py_ssize_t nswaps, capswaps;
+    rl_pairrec *pairs;
+    Py_ssize_t npairs, cappairs;
+    PyObject *cur_module;  /* borrowed: the module being planned */
+    int phase;           /* RL_PHASE_* */
+} rl_txn;
+
+enum {
+    RL_PHASE_NEW,
+    RL_PHASE_EXECUTED,
+    RL_PHASE_PLANNED,
+    RL_PHASE_COMMITTED,
+    RL_PHASE_DONE
+};
+
+/* txn.c */
+int rl_txn_init_type(PyObject *module);
+/* Append a swap; steals nothing. Returns the swap or NULL + exception. */
+rl_swap *rl_txn_add(rl_txn *txn, rl_swap_kind kind, PyObject *target,
+                    PyObject *key, PyObject *val);
+/* The kept object a new one stands for (borrowed), or NULL: no exception. */
+PyObject *rl_map_lookup(rl_txn *txn, PyObject *newobj);
+/* Note that newobj stands for kept. 0 or -1. */
+int rl_map_put(rl_txn *txn, PyObject *newobj, PyObject *kept);
+/* The value to install for a new value (new reference): kept objects for
+ * new functions/classes/modules, instances re-classed. NULL on error. */
+PyObject *rl_map_value(rl_txn *txn, PyObject *value);
+rl_entry *rl_txn_entry(rl_txn *txn, PyObject *name);
+
+/* finder.c */
+int rl_finder_init_type(PyObject *module);
+PyObject *rl_finder_new(rl_txn *txn);  /* new reference */
+
+/* function.c */
+/* Compare two code objects: *differs if behaviour may differ, *moved if
+ * only positions differ. 0 or -1. */
+int rl_code_compare(PyObject *a, PyObject *b, int *differs, int *moved);
+/* Stage new's definition into old. *changed set to 1 when it differs. */
+int rl_function_stage(rl_txn *txn, PyObject *old, PyObject *new,
+                      int *changed);
+/* Compare two values without running user code: 1 same, 0 not. */
+int rl_same_value(PyObject *a, PyObject *b);
+
+/* klass.c */
+/* Stage new class into old; path is "module.Qual.Name" for the report. */
+int rl_class_stage(rl_txn *txn, PyObject *old, PyObject *new,
+                   PyObject *path, int *changed);
+/* Pass 0 for a class: layout check and member pairing. */
+int rl_class_pair(rl_txn *txn, PyObject *old, PyObject *new, PyObject *path,
+                  Py_ssize_t idx);
+int rl_add_restart(rl_txn *txn, PyObject *path, const char *reason);
+
+/* policy.c */
+typedef struct {
+    int all;          /* replace all data */
+    PyObject *names;  /* set of names to replace, or NULL */
+} rl_optin;
+
+int rl_optin_read(PyObject *ns, rl_optin *out);
+void rl_optin_clear(rl_optin *o);
+int rl_optin_has(rl_optin *o, PyObject *name);
+
+enum { RL_K_DATA, RL_K_FUNC, RL_K_CLASS, RL_K_MODULE, RL_K_WRAPPER,
+       RL_K_BUILTIN };
+int rl_kind(PyObject *v);
+int rl_is_dunder(PyObject *name);
+/* Record that old and new are one definition, and find the definitions
+ * inside them (methods, cells, __wrapped__). 0 or -1. */
+int rl_pair(rl_txn *txn, PyObject *old, PyObject *new, PyObject *path,
+            Py_ssize_t parent);
+/* Whether two functions, classes or lru wrappers are the same definition
+ * (same module and qualified name). */
+int rl_defs_match(PyObject *old, PyObject *new);
+/* The qualified name of a function or class (borrowed) or NULL. */
+PyObject *rl_qualname_of(PyObject *v);
+/* The __module__ of a function or class (borrowed) or NULL. */
+PyObject *rl_module_of(PyObject *v);
+/* After a module's new code ran: data names take their kept values. */
+int rl_policy_resolve_shadow(rl_txn *txn, rl_entry *e);
+/* Plan one module: pair definitions (pass 0) or bind names (pass 1). */
+int rl_policy_plan_module(rl_txn *txn, rl_entry *e, int pass);
+PyObject *rl_qualify(PyObject *prefix, PyObject *name);  /* "p.n" */
+
+/* heapwalk.c */
+PyObject *rl_find_instances(PyObject *classes);  /* new list */
+/* Functions whose __globals__ is one of dicts (new list). */
+PyObject *rl_find_functions_with_globals(PyObject *dicts);
+
+#endif /* RL_RELOADER_H */

@@ -1,0 +1,1123 @@
+/* txn.c: one batch as a transaction. execute() runs each module's new code
+ * in a shadow module through the finder; plan() pairs old and new objects
+ * and stages every change as a swap; commit() applies the swaps without
+ * running Python code; rollback() undoes them; release() drops the old
+ * values (which may run __del__) once nothing can go back. */
+#include "reloader.h"
+
+/* swap log ***************************************************************/
+
+rl_swap *
+rl_txn_add(rl_txn *txn, rl_swap_kind kind, PyObject *target, PyObject *key,
+           PyObject *val)
+{
+    if (txn->nswaps == txn->capswaps) {
+        Py_ssize_t cap = txn->capswaps ? txn->capswaps * 2 : 64;
+        rl_swap *s = PyMem_Realloc(txn->swaps, cap * sizeof(rl_swap));
+        if (s == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        txn->swaps = s;
+        txn->capswaps = cap;
+    }
+    rl_swap *s = &txn->swaps[txn->nswaps++];
+    memset(s, 0, sizeof *s);
+    s->kind = kind;
+    s->target = Py_NewRef(target);
+    s->key = Py_XNewRef(key);
+    s->val[0] = Py_XNewRef(val);
+    return s;
+}
+
+static void
+swap_clear(rl_swap *s)
+{
+    Py_CLEAR(s->target);
+    Py_CLEAR(s->key);
+    for (int i = 0; i < RL_F_COUNT; i++) {
+        Py_CLEAR(s->val[i]);
+        Py_CLEAR(s->old[i]);
+    }
+}
+
+/* Replace an owned field; the caller holds another reference to the old
+ * value (in the swap), so nothing is freed here. */
+static inline void
+set_field(PyObject **field, PyObject *value)
+{
+    PyObject *prev = *field;
+    *field = Py_XNewRef(value);
+    Py_XDECREF(prev);
+}
+
+static int
+apply_func(rl_swap *s, int undo)
+{
+    PyFunctionObject *f = (PyFunctionObject *)s->target;
+    PyObject **v = undo ? s->old : s->val;
+    unsigned m = s->mask;
+
+    if (!undo) {
+        s->old[RL_F_CODE] = Py_NewRef(f->func_code);
+        s->old[RL_F_CLOSURE] = Py_XNewRef(f->func_closure);
+        s->old[RL_F_DEFAULTS] = Py_XNewRef(f->func_defaults);
+        s->old[RL_F_KWDEFAULTS] = Py_XNewRef(f->func_kwdefaults);
+        s->old[RL_F_ANNOTATIONS] = Py_XNewRef(f->func_annotations);
+        s->old[RL_F_DOC] = Py_XNewRef(f->func_doc);
+    }
+    if ((m & (1u << RL_F_DEFAULTS))
+        && PyFunction_SetDefaults((PyObject *)f, v[RL_F_DEFAULTS]
+                                                     ? v[RL_F_DEFAULTS]
+                                                     : Py_None) < 0) {
+        return -1;
+    }
+    if ((m & (1u << RL_F_KWDEFAULTS))
+        && PyFunction_SetKwDefaults((PyObject *)f, v[RL_F_KWDEFAULTS]
+                                                       ? v[RL_F_KWDEFAULTS]
+                                                       : Py_None) < 0) {
+        return -1;
+    }
+    if (m & (1u << RL_F_ANNOTATIONS)) {
+        /* raw: 3.10+ may store annotations as a tuple until first read,
+         * which PyFunction_SetAnnotations refuses; nothing caches them */
+        set_field(&f->func_annotations, v[RL_F_ANNOTATIONS]);
+    }
+    if ((m & (1u << RL_F_DOC))
+        && PyObject_SetAttr((PyObject *)f, rl_st.str_doc,
+                            v[RL_F_DOC] ? v[RL_F_DOC] : Py_None) < 0) {
+        return -1;
+    }
+    if (m & ((1u << RL_F_CODE) | (1u << RL_F_CLOSURE))) {
+        /* Raw write: code and closure must change together. The __code__
+         * setter refuses a closure of another length, and setting them one
+         * after the other leaves a window in which a call reads past the
+         * closure (CPYTHON-NOTES §1.5, E5). Reset the version first, as the
+         * setters do, so no specialised call site keeps the old shape. */
+        rl_func_reset_version(f);
+        if (m & (1u << RL_F_CODE)) {
+            set_field(&f->func_code, v[RL_F_CODE]);
+        }
+        if (m & (1u << RL_F_CLOSURE)) {
+            PyObject *c = v[RL_F_CLOSURE];
+            set_field(&f->func_closure, c == Py_None ? NULL : c);
+        }
+    }
+    rl_func_respecialise(f);
+    return 0;
+}
+
+static int
+apply_typeattr(rl_swap *s, int undo)
+{
+    PyTypeObject *t = (PyTypeObject *)s->target;
+    PyObject *v = undo ? s->old[0] : s->val[0];
+    if (!undo) {
+        PyObject *cur = PyDict_GetItemWithError(t->tp_dict, s->key);
+        if (cur == NULL && PyErr_Occurred()) {
+            return -1;
+        }
+        s->old[0] = Py_XNewRef(cur);
+        if (cur == NULL && v == NULL) {
+            return 0;
+        }
+    }
+    if (PyUnicode_CompareWithASCIIString(s->key, "__doc__") == 0) {
+        /* what type's __doc__ setter does, less its audit event (Python
+         * code) */
+        int r = v ? PyDict_SetItem(t->tp_dict, s->key, v)
+                  : PyDict_DelItem(t->tp_dict, s->key);
+        PyType_Modified(t);
+        return r;
+    }
+    if (v == NULL) {
+        int has = PyDict_Contains(t->tp_dict, s->key);
+        if (has <= 0) {
+            return has;
+        }
+    }
+    /* type's own setter: it invalidates caches and updates C slots for
+     * dunders. A metaclass __setattr__ is Python code and guards user
+     * assignments (Enum's forbids reassigning members); the source's own
+     * definitions bypass it. */
+    return PyType_Type.tp_setattro((PyObject *)t, s->key, v);
+}
+
+static int
+apply_dict(rl_swap *s, int undo)
+{
+    PyObject *d = s->target, *v = undo ? s->old[0] : s->val[0];
+    PyObject *cur = PyDict_GetItemWithError(d, s->key);
+    if (cur == NULL && PyErr_Occurred()) {
+        return -1;
+    }
+    if (!undo) {
+        s->old[0] = Py_XNewRef(cur);
+    }
+    if (v != NULL) {
+        return PyDict_SetItem(d, s->key, v);
+    }
+    return cur != NULL ? PyDict_DelItem(d, s->key) : 0;
+}
+
+static int
+apply_bases(rl_swap *s, int undo)
+{
+    PyTypeObject *t = (PyTypeObject *)s->target;
+    PyObject *bases = undo ? s->old[0] : s->val[0];
+    if (!undo) {
+        s->old[0] = Py_NewRef(t->tp_bases);
+        s->old[1] = Py_NewRef((PyObject *)t->tp_base);
+    }
+    if (s->mask) {
+        /* object <-> a dict-only mixin: the instances' layout is the same,
+         * but type's __bases__ setter compares deallocators first and
+         * refuses. Point the base there ourselves; the setter then
+         * recomputes the MRO, slots and subclass lists from the new base. */
+        PyObject *base = undo ? s->old[1] : PyTuple_GET_ITEM(bases, 0);
+        set_field(&t->tp_bases, bases);
+        set_field((PyObject **)&t->tp_base, base);
+    }
+    PyObject *name = PyUnicode_InternFromString("__bases__");
+    if (name == NULL) {
+        return -1;
+    }
+    int r = PyType_Type.tp_setattro((PyObject *)t, name, bases);
+    Py_DECREF(name);
+    return r;
+}
+
+static int
+swap_apply(rl_swap *s, int undo)
+{
+    switch (s->kind) {
+    case RL_SWAP_FUNC:
+        return apply_func(s, undo);
+    case RL_SWAP_GLOBALS: {
+        PyFunctionObject *f = (PyFunctionObject *)s->target;
+        if (!undo) {
+            s->old[0] = Py_NewRef(f->func_globals);
+        }
+        rl_func_reset_version(f);
+        set_field(&f->func_globals, undo ? s->old[0] : s->val[0]);
+        return 0;
+    }
+    case RL_SWAP_TYPEATTR:
+        return apply_typeattr(s, undo);
+    case RL_SWAP_DICT:
+        return apply_dict(s, undo);
+    case RL_SWAP_CELL:
+        if (!undo) {
+            s->old[0] = Py_XNewRef(PyCell_GET(s->target));
+        }
+        return PyCell_Set(s->target, undo ? s->old[0] : s->val[0]);
+    case RL_SWAP_BASES:
+        return apply_bases(s, undo);
+    case RL_SWAP_TOUCH:
+        PyType_Modified((PyTypeObject *)s->target);
+        rl_type_refund_versions((PyTypeObject *)s->target);
+        return 0;
+    }
+    return 0;
+}
+
+/* Undo the applied swaps, newest first. Keeps any exception in flight. */
+static void
+undo_applied(rl_txn *txn)
+{
+    rl_exc exc;
+    rl_exc_save(&exc);
+    for (Py_ssize_t i = txn->nswaps - 1; i >= 0; i--) {
+        rl_swap *s = &txn->swaps[i];
+        if (!s->applied) {
+            continue;
+        }
+        if (swap_apply(s, 1) < 0) {
+            PyErr_WriteUnraisable(s->target);
+        }
+        s->applied = 0;
+    }
+    rl_exc_restore(&exc);
+}
+
+/* object map *************************************************************/
+
+PyObject *
+rl_map_lookup(rl_txn *txn, PyObject *newobj)
+{
+    PyObject *key = PyLong_FromVoidPtr(newobj);
+    if (key == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    PyObject *v = PyDict_GetItemWithError(txn->map, key);
+    Py_DECREF(key);
+    if (v == NULL) {
+        PyErr_Clear();
+    }
+    return v;
+}
+
+int
+rl_map_put(rl_txn *txn, PyObject *newobj, PyObject *kept)
+{
+    PyObject *key = PyLong_FromVoidPtr(newobj);
+    if (key == NULL) {
+        return -1;
+    }
+    int r = PyDict_SetItem(txn->map, key, kept);
+    Py_DECREF(key);
+    return r;
+}
+
+/* Instances of a throwaway class become instances of the kept class; looks
+ * inside plain containers a few levels deep. Never compares user values. */
+static void
+reclass(rl_txn *txn, PyObject *v, int depth)
+{
+    PyTypeObject *t = Py_TYPE(v);
+    if (depth > 4) {
+        return;
+    }
+    if (t->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+        PyObject *kept = rl_map_lookup(txn, (PyObject *)t);
+        if (kept != NULL && kept != (PyObject *)t && PyType_Check(kept)) {
+            if (PyObject_GenericSetAttr(v, rl_st.str_class, kept) < 0) {
+                PyErr_Clear();  /* layout differs (restart required) */
+            }
+        }
+        return;
+    }
+    if (PyList_CheckExact(v) || PyTuple_CheckExact(v)) {
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(v);
+        for (Py_ssize_t i = 0; i < n && i < PySequence_Fast_GET_SIZE(v); i++) {
+            reclass(txn, PySequence_Fast_GET_ITEM(v, i), depth + 1);
+        }
+    }
+    else if (PyDict_CheckExact(v)) {
+        PyObject *k, *x;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(v, &pos, &k, &x)) {
+            reclass(txn, x, depth + 1);
+        }
+    }
+}
+
+PyObject *
+rl_map_value(rl_txn *txn, PyObject *value)
+{
+    PyObject *kept = rl_map_lookup(txn, value);
+    if (kept != NULL) {
+        return Py_NewRef(kept);
+    }
+    reclass(txn, value, 0);
+    return Py_NewRef(value);
+}
+
+rl_entry *
+rl_txn_entry(rl_txn *txn, PyObject *name)
+{
+    PyObject *i = PyDict_GetItemWithError(txn->by_name, name);
+    if (i == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    return &txn->entries[PyLong_AsSsize_t(i)];
+}
+
+/* lifecycle **************************************************************/
+
+static void
+txn_release_all(rl_txn *txn)
+{
+    for (Py_ssize_t i = 0; i < txn->nswaps; i++) {
+        swap_clear(&txn->swaps[i]);
+    }
+    txn->nswaps = 0;
+    for (Py_ssize_t i = 0; i < txn->npairs; i++) {
+        Py_CLEAR(txn->pairs[i].old);
+        Py_CLEAR(txn->pairs[i].new);
+        Py_CLEAR(txn->pairs[i].path);
+    }
+    txn->npairs = 0;
+    for (Py_ssize_t i = 0; i < txn->n; i++) {
+        rl_entry *e = &txn->entries[i];
+        Py_CLEAR(e->snapshot);
+        if (e->shadow != NULL) {
+            /* Empty the shadow globals and keep the dict: a generator made
+             * by the new module code may still borrow it (NOTES §1.6). */
+            PyObject *d = PyModule_GetDict(e->shadow);
+            if (d != NULL) {
+                PyDict_Clear(d);
+                if (PyList_Append(rl_st.retired, d) < 0) {
+                    PyErr_WriteUnraisable(e->shadow);
+                }
+            }
+            Py_CLEAR(e->shadow);
+        }
+    }
+    if (txn->map) {
+        PyDict_Clear(txn->map);
+    }
+    if (txn->cellmap) {
+        PyDict_Clear(txn->cellmap);
+    }
+    if (txn->created) {
+        Py_SETREF(txn->created, PyList_New(0));
+    }
+    txn->phase = RL_PHASE_DONE;
+}
+
+static void
+Txn_dealloc(rl_txn *txn)
+{
+    PyObject_GC_UnTrack(txn);
+    txn_release_all(txn);
+    for (Py_ssize_t i = 0; i < txn->n; i++) {
+        rl_entry *e = &txn->entries[i];
+        Py_XDECREF(e->name);
+        Py_XDECREF(e->module);
+        Py_XDECREF(e->code);
+        Py_XDECREF(e->path);
+    }
+    PyMem_Free(txn->entries);
+    PyMem_Free(txn->swaps);
+    PyMem_Free(txn->pairs);
+    Py_XDECREF(txn->by_name);
+    Py_XDECREF(txn->order);
+    Py_XDECREF(txn->failed);
+    Py_XDECREF(txn->failure);
+    Py_XDECREF(txn->map);
+    Py_XDECREF(txn->created);
+    Py_XDECREF(txn->classes);
+    Py_XDECREF(txn->cellmap);
+    Py_XDECREF(txn->post);
+    Py_XDECREF(txn->updated);
+    Py_XDECREF(txn->added);
+    Py_XDECREF(txn->removed);
+    Py_XDECREF(txn->data_replaced);
+    Py_XDECREF(txn->restart);
+    PyTypeObject *tp = Py_TYPE(txn);
+    tp->tp_free(txn);
+    Py_DECREF(tp);
+}
+
+static int
+Txn_traverse(rl_txn *txn, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(txn));
+    for (Py_ssize_t i = 0; i < txn->n; i++) {
+        Py_VISIT(txn->entries[i].module);
+        Py_VISIT(txn->entries[i].shadow);
+    }
+    Py_VISIT(txn->map);
+    Py_VISIT(txn->created);
+    Py_VISIT(txn->classes);
+    return 0;
+}
+
+static PyObject *
+Txn_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    PyObject *seq = NULL, *fast = NULL;
+    rl_txn *txn = NULL;
+    static char *kwlist[] = {"entries", NULL};
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:Transaction", kwlist, &seq)) {
+        return NULL;
+    }
+    fast = PySequence_Fast(seq, "entries must be a sequence");
+    if (fast == NULL) {
+        return NULL;
+    }
+    txn = (rl_txn *)type->tp_alloc(type, 0);
+    if (txn == NULL) {
+        goto error;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    txn->entries = PyMem_Calloc(n ? n : 1, sizeof(rl_entry));
+    txn->by_name = PyDict_New();
+    txn->order = PyList_New(0);
+    txn->map = PyDict_New();
+    txn->created = PyList_New(0);
+    txn->classes = PyList_New(0);
+    txn->cellmap = PyDict_New();
+    txn->post = PyList_New(0);
+    txn->updated = PyList_New(0);
+    txn->added = PyList_New(0);
+    txn->removed = PyList_New(0);
+    txn->data_replaced = PyList_New(0);
+    txn->restart = PyList_New(0);
+    if (txn->entries == NULL) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    if (!txn->by_name || !txn->order || !txn->map || !txn->created
+        || !txn->classes || !txn->cellmap || !txn->post || !txn->updated
+        || !txn->added || !txn->removed || !txn->data_replaced
+        || !txn->restart) {
+        goto error;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(fast, i);
+        PyObject *name, *module, *code, *path;
+        if (!PyTuple_Check(item)
+            || !PyArg_ParseTuple(item, "UO!O!U", &name, &PyModule_Type,
+                                 &module, &PyCode_Type, &code, &path)) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_TypeError, "each entry is a tuple "
+                                "(name, module, code, path)");
+            }
+            goto error;
+        }
+        int has = PyDict_Contains(txn->by_name, name);
+        if (has != 0) {
+            if (has > 0) {
+                PyErr_Format(PyExc_ValueError, "module %U listed twice", name);
+            }
+            goto error;
+        }
+        PyObject *idx = PyLong_FromSsize_t(i);
+        if (idx == NULL || PyDict_SetItem(txn->by_name, name, idx) < 0) {
+            Py_XDECREF(idx);
+            goto error;
+        }
+        Py_DECREF(idx);
+        rl_entry *e = &txn->entries[i];
+        e->name = Py_NewRef(name);
+        e->module = Py_NewRef(module);
+        e->code = Py_NewRef(code);
+        e->path = Py_NewRef(path);
+        txn->n = i + 1;
+    }
+    Py_DECREF(fast);
+    return (PyObject *)txn;
+error:
+    Py_XDECREF(fast);
+    Py_XDECREF(txn);
+    return NULL;
+}
+
+/* execute ****************************************************************/
+
+#if RL_PY312
+static int
+on_function_event(PyFunction_WatchEvent event, PyFunctionObject *func,
+                  PyObject *new_value)
+{
+    (void)new_value;
+    rl_txn *txn = rl_st.collecting;
+    if (event == PyFunction_EVENT_CREATE && txn != NULL
+        && PyThread_get_thread_ident() == rl_st.reloading_thread) {
+        return PyList_Append(txn->created, (PyObject *)func);
+    }
+    return 0;
+}
+#endif
+
+static void
+start_collecting(rl_txn *txn)
+{
+    rl_st.collecting = txn;
+#if RL_PY312
+    if (rl_st.func_watcher < 0) {
+        rl_st.func_watcher = PyFunction_AddWatcher(on_function_event);
+        if (rl_st.func_watcher < 0) {
+            /* all watcher slots taken: fall back to the referrer search */
+            PyErr_Clear();
+        }
+    }
+#endif
+}
+
+static void
+stop_collecting(void)
+{
+    rl_st.collecting = NULL;
+#if RL_PY312
+    if (rl_st.func_watcher >= 0) {
+        if (PyFunction_ClearWatcher(rl_st.func_watcher) < 0) {
+            PyErr_WriteUnraisable(NULL);
+        }
+        rl_st.func_watcher = -1;
+    }
+#endif
+}
+
+static int
+remove_from_list(PyObject *list, PyObject *item)
+{
+    if (list == NULL || !PyList_Check(list)) {
+        return 0;
+    }
+    for (Py_ssize_t i = PyList_GET_SIZE(list) - 1; i >= 0; i--) {
+        if (PyList_GET_ITEM(list, i) == item
+            && PySequence_DelItem(list, i) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static rl_entry *
+entry_for_shadow(rl_txn *txn, PyObject *v)
+{
+    for (Py_ssize_t i = 0; i < txn->n; i++) {
+        if (txn->entries[i].shadow == v && v != NULL) {
+            return &txn->entries[i];
+        }
+    }
+    return NULL;
+}
+
+/* Put back what the import system changed while the batch ran: batch
+ * modules in sys.modules and as attributes of their parent packages, the
+ * finder out of sys.meta_path, and modules first imported during the batch
+ * pointed at the live modules instead of the shadows. */
+static void
+restore_import_state(rl_txn *txn, PyObject *finder, PyObject *meta_path,
+                     PyObject *before)
+{
+    rl_exc exc;
+    rl_exc_save(&exc);
+    PyObject *modules = PySys_GetObject("modules");  // borrowed
+
+    if (remove_from_list(meta_path, finder) < 0
+        || remove_from_list(PySys_GetObject("meta_path"), finder) < 0) {
+        PyErr_WriteUnraisable(finder);
+    }
+    for (Py_ssize_t i = 0; modules != NULL && i < txn->n; i++) {
+        rl_entry *e = &txn->entries[i];
+        if (PyDict_SetItem(modules, e->name, e->module) < 0) {
+            PyErr_WriteUnraisable(e->name);
+            continue;
+        }
+        Py_ssize_t dot = PyUnicode_FindChar(e->name, '.', 0,
+                                            PyUnicode_GET_LENGTH(e->name), -1);
+        if (dot <= 0 || e->shadow == NULL) {
+            continue;
+        }
+        PyObject *pname = PyUnicode_Substring(e->name, 0, dot);
+        PyObject *child = PyUnicode_Substring(e->name, dot + 1,
+                                              PyUnicode_GET_LENGTH(e->name));
+        PyObject *parent = pname ? PyDict_GetItemWithError(modules, pname)
+                                 : NULL;
+        if (parent != NULL && child != NULL && PyModule_Check(parent)) {
+            PyObject *pd = PyModule_GetDict(parent);
+            PyObject *cur = PyDict_GetItemWithError(pd, child);
+            if (cur == e->shadow && PyDict_SetItem(pd, child, e->module) < 0) {
+                PyErr_WriteUnraisable(e->name);
+            }
+        }
+        PyErr_Clear();
+        Py_XDECREF(pname);
+        Py_XDECREF(child);
+    }
+    if (modules != NULL && before != NULL) {
+        PyObject *k, *m;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(modules, &pos, &k, &m)) {
+            if (!PyModule_Check(m) || PyDict_Contains(before, k) != 0) {
+                continue;
+            }
+            PyObject *d = PyModule_GetDict(m), *n, *v;
+            Py_ssize_t p2 = 0;
+            while (PyDict_Next(d, &p2, &n, &v)) {
+                rl_entry *e = entry_for_shadow(txn, v);
+                if (e != NULL) {
+                    /* replacing a value never resizes the dict */
+                    if (PyDict_SetItem(d, n, e->module) < 0) {
+                        PyErr_WriteUnraisable(k);
+                    }
+                }
+            }
+        }
+    }
+    PyErr_Clear();
+    rl_exc_restore(&exc);
+}
+
+static PyObject *
+Txn_execute(rl_txn *txn, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *modules = PySys_GetObject("modules");       // borrowed
+    PyObject *meta_path = PySys_GetObject("meta_path");   // borrowed
+    PyObject *finder = NULL, *before = NULL;
+    int ok = 0;
+
+    if (txn->phase != RL_PHASE_NEW) {
+        PyErr_SetString(PyExc_RuntimeError, "batch already executed");
+        return NULL;
+    }
+    if (modules == NULL || !PyDict_Check(modules) || meta_path == NULL
+        || !PyList_Check(meta_path)) {
+        PyErr_SetString(PyExc_RuntimeError, "sys.modules or sys.meta_path "
+                                            "is missing");
+        return NULL;
+    }
+    Py_INCREF(meta_path);
+    before = PyDict_Copy(modules);
+    finder = rl_finder_new(txn);
+    if (before == NULL || finder == NULL || PyList_Insert(meta_path, 0, finder) < 0) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < txn->n; i++) {
+        if (PyDict_DelItem(modules, txn->entries[i].name) < 0) {
+            if (!PyErr_ExceptionMatches(PyExc_KeyError)) {
+                goto done;
+            }
+            PyErr_Clear();
+        }
+    }
+    start_collecting(txn);
+    for (Py_ssize_t i = 0; i < txn->n && txn->failure == NULL; i++) {
+        rl_entry *e = &txn->entries[i];
+        if (e->state == 2) {
+            continue;
+        }
+        PyObject *m = PyImport_ImportModule(PyUnicode_AsUTF8(e->name));
+        if (m == NULL) {
+            goto done;
+        }
+        Py_DECREF(m);
+        if (e->state != 2 && txn->failure == NULL) {
+            PyErr_Format(PyExc_ImportError, "module %U was not executed by "
+                         "the reload finder", e->name);
+            if (txn->failed == NULL) {
+                txn->failed = Py_NewRef(e->name);
+            }
+            goto done;
+        }
+    }
+    if (txn->failure != NULL) {
+        /* module code caught the error of a batch module it imported: the
+         * batch still failed */
+        PyErr_SetObject((PyObject *)Py_TYPE(txn->failure), txn->failure);
+        goto done;
+    }
+    ok = 1;
+done:
+    stop_collecting();
+    if (finder != NULL) {
+        restore_import_state(txn, finder, meta_path, before);
+    }
+    Py_XDECREF(finder);
+    Py_XDECREF(before);
+    Py_DECREF(meta_path);
+    if (!ok) {
+        rl_exc exc;
+        rl_exc_save(&exc);
+        txn_release_all(txn);
+        rl_exc_restore(&exc);
+        return NULL;
+    }
+    txn->phase = RL_PHASE_EXECUTED;
+    Py_RETURN_NONE;
+}
+
+/* plan *******************************************************************/
+
+static int
+stage_wrapper(rl_txn *txn, rl_pairrec *rec)
+{
+    PyObject *a = PyObject_CallMethodNoArgs(rec->old, rl_st.str_cache_params);
+    PyObject *b = PyObject_CallMethodNoArgs(rec->new, rl_st.str_cache_params);
+    int rv = -1;
+    if (a == NULL || b == NULL) {
+        goto done;
+    }
+    if (!PyDict_Check(a) || !PyDict_Check(b) || PyDict_GET_SIZE(a) != PyDict_GET_SIZE(b)) {
+        goto restart;
+    }
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(a, &pos, &k, &v)) {
+        PyObject *w = PyDict_GetItemWithError(b, k);
+        if (w == NULL || !rl_same_value(v, w)) {
+            PyErr_Clear();
+            goto restart;
+        }
+    }
+    {
+        PyObject *clear = PyObject_GetAttr(rec->old, rl_st.str_cache_clear);
+        if (clear == NULL || PyList_Append(txn->post, clear) < 0) {
+            Py_XDECREF(clear);
+            goto done;
+        }
+        Py_DECREF(clear);
+    }
+    rv = 0;
+    goto done;
+restart:
+    rec->restart = 1;
+    rv = rec->path ? rl_add_restart(txn, rec->path, "lru_cache options changed")
+                   : 0;
+done:
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    return rv;
+}
+
+static int
+stage_pairs(rl_txn *txn)
+{
+    for (Py_ssize_t i = 0; i < txn->npairs; i++) {
+        rl_pairrec *rec = &txn->pairs[i];
+        int changed = 0, r = 0;
+        if (rec->restart) {
+            continue;
+        }
+        if (rec->parent >= 0 && txn->pairs[rec->parent].restart) {
+            rec->restart = 1;
+            continue;
+        }
+        PyObject *old = Py_NewRef(rec->old), *new = Py_NewRef(rec->new);
+        PyObject *path = Py_XNewRef(rec->path);
+        switch (rec->kind) {
+        case RL_K_FUNC:
+            r = rl_function_stage(txn, old, new, &changed);
+            break;
+        case RL_K_CLASS: {
+            PyObject *mod = rl_module_of(old);
+            if (mod != NULL) {
+                txn->cur_module = mod;
+            }
+            r = rl_class_stage(txn, old, new, path, &changed);
+            break;
+        }
+        case RL_K_WRAPPER:
+            r = stage_wrapper(txn, &txn->pairs[i]);
+            break;
+        }
+        Py_DECREF(old);
+        Py_DECREF(new);
+        Py_XDECREF(path);
+        if (r < 0) {
+            return -1;
+        }
+        /* rl_*_stage may have grown the array: index again */
+        txn->pairs[i].changed |= changed;
+    }
+    /* changes inside a definition (methods, wrapped functions, cells)
+     * count for the definition that reports them */
+    for (Py_ssize_t i = txn->npairs - 1; i >= 0; i--) {
+        rl_pairrec *rec = &txn->pairs[i];
+        if (rec->changed && rec->parent >= 0 && !rec->restart) {
+            txn->pairs[rec->parent].changed = 1;
+        }
+    }
+    for (Py_ssize_t i = 0; i < txn->npairs; i++) {
+        rl_pairrec *rec = &txn->pairs[i];
+        if (!rec->changed || rec->restart) {
+            continue;
+        }
+        if (rec->path != NULL && PyList_Append(txn->updated, rec->path) < 0) {
+            return -1;
+        }
+        /* one notification per changed class, after its attributes */
+        if (rec->kind == RL_K_CLASS
+            && rl_txn_add(txn, RL_SWAP_TOUCH, rec->old, NULL, NULL) == NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Functions made by the new code still see the shadow globals: point them
+ * at the live module's dict. */
+static int
+stage_retarget(rl_txn *txn)
+{
+    PyObject *funcs = NULL;
+#if RL_PY312
+    if (rl_st.func_watcher >= 0 || PyList_GET_SIZE(txn->created) > 0) {
+        funcs = Py_NewRef(txn->created);
+    }
+#endif
+    if (funcs == NULL) {
+        PyObject *dicts = PyList_New(0);
+        if (dicts == NULL) {
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < txn->n; i++) {
+            if (txn->entries[i].shadow != NULL
+                && PyList_Append(dicts, PyModule_GetDict(txn->entries[i].shadow)) < 0) {
+                Py_DECREF(dicts);
+                return -1;
+            }
+        }
+        funcs = rl_find_functions_with_globals(dicts);
+        Py_DECREF(dicts);
+        if (funcs == NULL) {
+            return -1;
+        }
+    }
+    for (Py_ssize_t j = 0; j < PyList_GET_SIZE(funcs); j++) {
+        PyObject *f = PyList_GET_ITEM(funcs, j);
+        if (!PyFunction_Check(f)) {
+            continue;
+        }
+        PyObject *g = ((PyFunctionObject *)f)->func_globals;
+        for (Py_ssize_t i = 0; i < txn->n; i++) {
+            rl_entry *e = &txn->entries[i];
+            if (e->shadow != NULL && g == PyModule_GetDict(e->shadow)) {
+                if (rl_txn_add(txn, RL_SWAP_GLOBALS, f, NULL,
+                               PyModule_GetDict(e->module)) == NULL) {
+                    Py_DECREF(funcs);
+                    return -1;
+                }
+                break;
+            }
+        }
+    }
+    Py_DECREF(funcs);
+    return 0;
+}
+
+static PyObject *
+as_tuple(PyObject *list)
+{
+    return PyList_AsTuple(list);
+}
+
+static PyObject *
+Txn_plan(rl_txn *txn, PyObject *Py_UNUSED(ignored))
+{
+    if (txn->phase != RL_PHASE_EXECUTED) {
+        PyErr_SetString(PyExc_RuntimeError, "plan() needs an executed batch");
+        return NULL;
+    }
+    Py_ssize_t norder = PyList_GET_SIZE(txn->order);
+    for (int pass = 0; pass < 2; pass++) {
+        for (Py_ssize_t i = 0; i < norder; i++) {
+            rl_entry *e = rl_txn_entry(txn, PyList_GET_ITEM(txn->order, i));
+            if (e == NULL || e->shadow == NULL) {
+                continue;
+            }
+            if (rl_policy_plan_module(txn, e, pass) < 0) {
+                goto error;
+            }
+        }
+        if (pass == 0 && stage_pairs(txn) < 0) {
+            goto error;
+        }
+    }
+    if (stage_retarget(txn) < 0) {
+        goto error;
+    }
+    txn->phase = RL_PHASE_PLANNED;
+    return Py_BuildValue("{s:N,s:N,s:N,s:N,s:N}",
+                         "updated", as_tuple(txn->updated),
+                         "added", as_tuple(txn->added),
+                         "removed", as_tuple(txn->removed),
+                         "data_replaced", as_tuple(txn->data_replaced),
+                         "restart_required", as_tuple(txn->restart));
+error:
+    {
+        rl_exc exc;
+        rl_exc_save(&exc);
+        txn_release_all(txn);
+        rl_exc_restore(&exc);
+    }
+    return NULL;
+}
+
+/* commit, rollback, release **********************************************/
+
+static PyObject *
+Txn_commit(rl_txn *txn, PyObject *args)
+{
+    int snapshot = 0;
+    if (!PyArg_ParseTuple(args, "|p:commit", &snapshot)) {
+        return NULL;
+    }
+    if (txn->phase != RL_PHASE_PLANNED) {
+        PyErr_SetString(PyExc_RuntimeError, "commit() needs a planned batch");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; snapshot && i < txn->n; i++) {
+        rl_entry *e = &txn->entries[i];
+        e->snapshot = PyDict_Copy(PyModule_GetDict(e->module));
+        if (e->snapshot == NULL) {
+            return NULL;
+        }
+    }
+    /* No Python code from here to the end: the collector could run
+     * finalizers on 3.10/3.11 allocations (NOTES §6.1), so pause it; every
+     * old value is held by its swap, so no setter frees anything. */
+    int was = PyGC_Disable();
+    for (Py_ssize_t i = 0; i < txn->nswaps; i++) {
+        rl_swap *s = &txn->swaps[i];
+        if (swap_apply(s, 0) < 0) {
+            s->applied = 1;  /* partly: undo puts back what it captured */
+            undo_applied(txn);
+            if (was) {
+                PyGC_Enable();
+            }
+            rl_exc exc;
+            rl_exc_save(&exc);
+            txn_release_all(txn);
+            rl_exc_restore(&exc);
+            return NULL;
+        }
+        s->applied = 1;
+    }
+    if (was) {
+        PyGC_Enable();
+    }
+    txn->phase = RL_PHASE_COMMITTED;
+    Py_RETURN_NONE;
+}
+
+/* Put every module of the batch back as it was at the commit. */
+static PyObject *
+Txn_rollback(rl_txn *txn, PyObject *Py_UNUSED(ignored))
+{
+    if (txn->phase != RL_PHASE_COMMITTED) {
+        PyErr_SetString(PyExc_RuntimeError, "rollback() needs a committed "
+                                            "batch");
+        return NULL;
+    }
+    int was = PyGC_Disable();
+    undo_applied(txn);
+    /* hooks may have rebound names the swaps do not know of */
+    for (Py_ssize_t i = 0; i < txn->n; i++) {
+        rl_entry *e = &txn->entries[i];
+        PyObject *d = PyModule_GetDict(e->module), *keys, *k, *v;
+        Py_ssize_t pos = 0;
+        if (e->snapshot == NULL) {
+            continue;
+        }
+        keys = PyDict_Keys(d);
+        for (Py_ssize_t j = 0; keys != NULL && j < PyList_GET_SIZE(keys); j++) {
+            k = PyList_GET_ITEM(keys, j);
+            if (PyDict_Contains(e->snapshot, k) == 0 && PyDict_DelItem(d, k) < 0) {
+                PyErr_WriteUnraisable(e->name);
+            }
+        }
+        Py_XDECREF(keys);
+        while (PyDict_Next(e->snapshot, &pos, &k, &v)) {
+            if (PyDict_GetItemWithError(d, k) != v && PyDict_SetItem(d, k, v) < 0) {
+                PyErr_WriteUnraisable(e->name);
+            }
+        }
+        PyErr_Clear();
+    }
+    if (was) {
+        PyGC_Enable();
+    }
+    txn_release_all(txn);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Txn_release(rl_txn *txn, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *post = txn->post;
+    txn->post = PyList_New(0);
+    if (txn->post == NULL) {
+        txn->post = post;
+        return NULL;
+    }
+    int committed = txn->phase == RL_PHASE_COMMITTED;
+    txn_release_all(txn);
+    /* caches of updated lru_cache wrappers, once the new code is in */
+    for (Py_ssize_t i = 0; committed && i < PyList_GET_SIZE(post); i++) {
+        PyObject *r = PyObject_CallNoArgs(PyList_GET_ITEM(post, i));
+        if (r == NULL) {
+            PyErr_WriteUnraisable(PyList_GET_ITEM(post, i));
+        }
+        Py_XDECREF(r);
+    }
+    Py_DECREF(post);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Txn_defines(rl_txn *txn, PyObject *args)
+{
+    PyObject *module, *name;
+    if (!PyArg_ParseTuple(args, "UU:defines", &module, &name)) {
+        return NULL;
+    }
+    rl_entry *e = rl_txn_entry(txn, module);
+    if (e == NULL || e->shadow == NULL) {
+        Py_RETURN_FALSE;
+    }
+    int r = PyDict_Contains(PyModule_GetDict(e->shadow), name);
+    if (r < 0) {
+        return NULL;
+    }
+    return PyBool_FromLong(r);
+}
+
+static PyObject *
+Txn_classes(rl_txn *txn, PyObject *Py_UNUSED(ignored))
+{
+    return PyList_GetSlice(txn->classes, 0, PY_SSIZE_T_MAX);
+}
+
+static PyObject *
+Txn_get_order(rl_txn *txn, void *Py_UNUSED(closure))
+{
+    return PyList_AsTuple(txn->order);
+}
+
+static PyObject *
+Txn_get_failed(rl_txn *txn, void *Py_UNUSED(closure))
+{
+    return Py_NewRef(txn->failed ? txn->failed : Py_None);
+}
+
+static PyMethodDef Txn_methods[] = {
+    {"execute", (PyCFunction)Txn_execute, METH_NOARGS,
+     "Run each module's new code in a shadow module, in import order."},
+    {"plan", (PyCFunction)Txn_plan, METH_NOARGS,
+     "Pair old and new objects and stage every change; return the report."},
+    {"commit", (PyCFunction)Txn_commit, METH_VARARGS,
+     "Apply the staged changes; runs no Python code."},
+    {"rollback", (PyCFunction)Txn_rollback, METH_NOARGS,
+     "Undo a committed batch."},
+    {"release", (PyCFunction)Txn_release, METH_NOARGS,
+     "Drop the old values and the shadow namespaces."},
+    {"defines", (PyCFunction)Txn_defines, METH_VARARGS,
+     "Whether the new code of a module binds a name."},
+    {"classes", (PyCFunction)Txn_classes, METH_NOARGS,
+     "The kept classes of the batch."},
+    {NULL}
+};
+
+static PyGetSetDef Txn_getset[] = {
+    {"order", (getter)Txn_get_order, NULL, "modules in execution order", NULL},
+    {"failed", (getter)Txn_get_failed, NULL, "the module at fault, or None",
+     NULL},
+    {NULL}
+};
+
+static PyType_Slot Txn_slots[] = {
+    {Py_tp_new, Txn_new},
+    {Py_tp_dealloc, Txn_dealloc},
+    {Py_tp_traverse, Txn_traverse},
+    {Py_tp_methods, Txn_methods},
+    {Py_tp_getset, Txn_getset},
+    {Py_tp_doc, "Transaction(entries): one reload batch."},
+    {0, NULL}
+};
+
+static PyType_Spec Txn_spec = {
+    .name = "reloader._core.Transaction",
+    .basicsize = sizeof(rl_txn),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .slots = Txn_slots,
+};
+
+int
+rl_txn_init_type(PyObject *module)
+{
+    PyObject *t = PyType_FromModuleAndSpec(module, &Txn_spec, NULL);
+    if (t == NULL) {
+        return -1;
+    }
+    rl_st.TxnType = (PyTypeObject *)t;
+    return PyModule_AddObjectRef(module, "Transaction", t);
+}
