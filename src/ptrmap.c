@@ -1,0 +1,90 @@
+/* ptrmap.c: a small open-addressing map from object identity to object.
+ * The reload maps thousands of new objects to kept ones; a dict keyed by
+ * id() would allocate an int per lookup. Keys and values are held strongly,
+ * so no address can be freed and reused while the map lives. */
+#include "reloader.h"
+
+static inline size_t
+slot_of(const rl_ptrmap *m, PyObject *key)
+{
+    uintptr_t p = (uintptr_t)key >> 4;
+    return (size_t)((p * 0x9E3779B97F4A7C15ull) >> 17) & m->mask;
+}
+
+static int
+grow(rl_ptrmap *m)
+{
+    size_t cap = m->mask ? (m->mask + 1) * 2 : 256;
+    rl_ptrmap_slot *slots = PyMem_Calloc(cap, sizeof *slots);
+    if (slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    rl_ptrmap_slot *old = m->slots;
+    size_t oldcap = m->mask ? m->mask + 1 : 0;
+    m->slots = slots;
+    m->mask = cap - 1;
+    for (size_t i = 0; i < oldcap; i++) {
+        if (old[i].key != NULL) {
+            size_t j = slot_of(m, old[i].key);
+            while (slots[j].key != NULL) {
+                j = (j + 1) & m->mask;
+            }
+            slots[j] = old[i];
+        }
+    }
+    PyMem_Free(old);
+    return 0;
+}
+
+PyObject *
+rl_ptrmap_get(const rl_ptrmap *m, PyObject *key)
+{
+    if (m->slots == NULL) {
+        return NULL;
+    }
+    for (size_t j = slot_of(m, key);; j = (j + 1) & m->mask) {
+        if (m->slots[j].key == key) {
+            return m->slots[j].value;
+        }
+        if (m->slots[j].key == NULL) {
+            return NULL;
+        }
+    }
+}
+
+int
+rl_ptrmap_put(rl_ptrmap *m, PyObject *key, PyObject *value)
+{
+    if ((m->used + 1) * 2 > (m->mask ? m->mask + 1 : 0) && grow(m) < 0) {
+        return -1;
+    }
+    size_t j = slot_of(m, key);
+    while (m->slots[j].key != NULL && m->slots[j].key != key) {
+        j = (j + 1) & m->mask;
+    }
+    if (m->slots[j].key == NULL) {
+        m->slots[j].key = Py_NewRef(key);
+        m->used++;
+    }
+    else {
+        Py_DECREF(m->slots[j].value);
+    }
+    m->slots[j].value = Py_NewRef(value);
+    return 0;
+}
+
+void
+rl_ptrmap_clear(rl_ptrmap *m)
+{
+    rl_ptrmap_slot *slots = m->slots;
+    size_t cap = m->mask ? m->mask + 1 : 0;
+    m->slots = NULL;
+    m->mask = 0;
+    m->used = 0;
+    for (size_t i = 0; i < cap; i++) {
+        Py_XDECREF(slots[i].key);
+        Py_XDECREF(slots[i].value);
+    }
+    PyMem_Free(slots);
+}
