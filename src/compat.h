@@ -109,6 +109,22 @@ rl_code_bytes(PyCodeObject *co)
 #endif
 }
 
+/* Fast path for comparing bytecode: identical raw (quickened) bytes mean
+ * identical bytecode. Code that ran differs here and takes the slow path. */
+static inline int
+rl_code_raw_equal(PyCodeObject *a, PyCodeObject *b)
+{
+#if RL_PY311
+    return Py_SIZE(a) == Py_SIZE(b)
+           && memcmp(a->co_code_adaptive, b->co_code_adaptive,
+                     (size_t)_PyCode_NBYTES(a)) == 0;
+#else
+    (void)a;
+    (void)b;
+    return 0;
+#endif
+}
+
 static inline int
 rl_code_nfree(PyCodeObject *co)
 {

@@ -141,12 +141,19 @@ rl_code_compare(PyObject *a, PyObject *b, int *differs, int *moved)
         *differs = 1;
         return 0;
     }
-    bx = rl_code_bytes(x);
-    by = rl_code_bytes(y);
-    if (bx == NULL || by == NULL) {
-        goto done;
+    if (!rl_code_raw_equal(x, y)) {
+        bx = rl_code_bytes(x);
+        by = rl_code_bytes(y);
+        if (bx == NULL || by == NULL) {
+            goto done;
+        }
+        if (!same_bytes(bx, by)) {
+            *differs = 1;
+            rv = 0;
+            goto done;
+        }
     }
-    if (!same_bytes(bx, by)
+    if (!same_bytes(rl_code_exceptiontable(x), rl_code_exceptiontable(y))
         || !same_bytes(rl_code_exceptiontable(x), rl_code_exceptiontable(y))
         || !rl_same_value(x->co_names, y->co_names)
 #if RL_PY311
@@ -243,32 +250,22 @@ index_of(PyObject *names, PyObject *name)
 static PyObject *
 fresh_cell(rl_txn *txn, PyObject *newcell)
 {
-    PyObject *key = PyLong_FromVoidPtr(newcell), *cell = NULL, *value = NULL;
-    if (key == NULL) {
-        return NULL;
-    }
-    cell = PyDict_GetItemWithError(txn->cellmap, key);
+    PyObject *cell = rl_ptrmap_get(&txn->cellmap, newcell), *value = NULL;
     if (cell != NULL) {
-        Py_INCREF(cell);
-        goto done;
-    }
-    if (PyErr_Occurred()) {
-        goto done;
+        return Py_NewRef(cell);
     }
     PyObject *content = PyCell_GET(newcell);  // borrowed
     if (content != NULL) {
         value = rl_map_value(txn, content);
         if (value == NULL) {
-            goto done;
+            return NULL;
         }
     }
     cell = PyCell_New(value);
-    if (cell != NULL && PyDict_SetItem(txn->cellmap, key, cell) < 0) {
+    Py_XDECREF(value);
+    if (cell != NULL && rl_ptrmap_put(&txn->cellmap, newcell, cell) < 0) {
         Py_CLEAR(cell);
     }
-done:
-    Py_DECREF(key);
-    Py_XDECREF(value);
     return cell;
 }
 
@@ -368,44 +365,64 @@ error:
 
 /* defaults and dicts *****************************************************/
 
-/* tuple with every item mapped to its kept object (new reference). */
+/* tuple with every item mapped to its kept object (new reference); the
+ * same tuple when nothing maps. */
 static PyObject *
 map_tuple(rl_txn *txn, PyObject *t)
 {
-    Py_ssize_t n = PyTuple_GET_SIZE(t);
-    PyObject *out = PyTuple_New(n);
-    if (out == NULL) {
+    Py_ssize_t n = PyTuple_GET_SIZE(t), i;
+    for (i = 0; i < n; i++) {
+        if (rl_map_lookup(txn, PyTuple_GET_ITEM(t, i)) != NULL) {
+            break;
+        }
+    }
+    PyObject *out = i == n ? NULL : PyTuple_New(n);
+    if (i < n && out == NULL) {
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
+    for (i = 0; i < n; i++) {
         PyObject *v = rl_map_value(txn, PyTuple_GET_ITEM(t, i));
         if (v == NULL) {
-            Py_DECREF(out);
+            Py_XDECREF(out);
             return NULL;
         }
-        PyTuple_SET_ITEM(out, i, v);
+        if (out != NULL) {
+            PyTuple_SET_ITEM(out, i, v);
+        }
+        else {
+            Py_DECREF(v);
+        }
     }
-    return out;
+    return out != NULL ? out : Py_NewRef(t);
 }
 
+/* dict with every value mapped (new reference); the same dict when nothing
+ * maps. */
 static PyObject *
 map_dict(rl_txn *txn, PyObject *d)
 {
-    PyObject *out = PyDict_New(), *k, *v;
+    PyObject *out = NULL, *k, *v;
     Py_ssize_t pos = 0;
-    if (out == NULL) {
-        return NULL;
-    }
     while (PyDict_Next(d, &pos, &k, &v)) {
-        PyObject *m = rl_map_value(txn, v);
-        if (m == NULL || PyDict_SetItem(out, k, m) < 0) {
+        if (rl_map_lookup(txn, v) != NULL) {
+            out = PyDict_New();
+            if (out == NULL) {
+                return NULL;
+            }
+            break;
+        }
+    }
+    pos = 0;
+    while (PyDict_Next(d, &pos, &k, &v)) {
+        PyObject *m = rl_map_value(txn, v);  /* also re-classes instances */
+        if (m == NULL || (out != NULL && PyDict_SetItem(out, k, m) < 0)) {
             Py_XDECREF(m);
-            Py_DECREF(out);
+            Py_XDECREF(out);
             return NULL;
         }
         Py_DECREF(m);
     }
-    return out;
+    return out != NULL ? out : Py_NewRef(d);
 }
 
 static int
@@ -550,25 +567,34 @@ rl_function_stage(rl_txn *txn, PyObject *oldobj, PyObject *newobj,
         differs = 1;
     }
     {
-        /* the getter turns 3.10+'s stored tuple into a dict; no audit */
-        PyObject *ann = PyObject_GetAttrString(newobj, "__annotations__");
-        if (ann == NULL) {
-            goto done;
-        }
-        if (PyDict_Check(ann) && PyDict_GET_SIZE(ann) > 0) {
-            val[RL_F_ANNOTATIONS] = map_dict(txn, ann);
-            Py_DECREF(ann);
-            if (val[RL_F_ANNOTATIONS] == NULL) {
+        /* 3.10+ keeps annotations as a tuple until __annotations__ is read
+         * (the getter builds the dict; no audit). No annotations, NULL and
+         * {} are the same. */
+        PyObject *ann = NULL;
+        if (new->func_annotations != NULL) {
+            ann = PyObject_GetAttr(newobj, rl_st.str_annotations);
+            if (ann == NULL) {
                 goto done;
             }
-            mask |= 1u << RL_F_ANNOTATIONS;
         }
-        else {
-            Py_DECREF(ann);
-            if (old->func_annotations != NULL) {
-                mask |= 1u << RL_F_ANNOTATIONS;  /* clear */
+        int has_new = ann != NULL && PyDict_Check(ann) && PyDict_GET_SIZE(ann) > 0;
+        PyObject *oa = old->func_annotations;
+        int has_old = oa != NULL && !(PyDict_Check(oa) && PyDict_GET_SIZE(oa) == 0);
+        if (has_new) {
+            val[RL_F_ANNOTATIONS] = map_dict(txn, ann);
+            if (val[RL_F_ANNOTATIONS] == NULL) {
+                Py_DECREF(ann);
+                goto done;
+            }
+            if (!has_old || !PyDict_Check(oa)
+                || !same_dict_values(val[RL_F_ANNOTATIONS], oa)) {
+                mask |= 1u << RL_F_ANNOTATIONS;
             }
         }
+        else if (has_old) {
+            mask |= 1u << RL_F_ANNOTATIONS;  /* clear */
+        }
+        Py_XDECREF(ann);
     }
     if (!rl_same_value(new->func_doc, old->func_doc)) {
         val[RL_F_DOC] = Py_XNewRef(new->func_doc);

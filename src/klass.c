@@ -7,7 +7,10 @@
 int
 rl_add_restart(rl_txn *txn, PyObject *path, const char *reason)
 {
-    PyObject *t = Py_BuildValue("(OOs)", txn->cur_module, path, reason);
+    if (path == NULL) {
+        return -1;
+    }
+    PyObject *t = Py_BuildValue("(ONs)", txn->cur_module, path, reason);
     if (t == NULL) {
         return -1;
     }
@@ -239,9 +242,12 @@ member_kind(PyObject *v)
 
 /* The function inside a member descriptor (new reference) or NULL. */
 static PyObject *
-member_func(PyObject *v, const char *attr)
+member_func(PyObject *v, PyObject *attr)
 {
-    PyObject *f = PyObject_GetAttrString(v, attr);
+    if (attr == NULL) {
+        return NULL;
+    }
+    PyObject *f = PyObject_GetAttr(v, attr);
     if (f == NULL) {
         PyErr_Clear();
         return NULL;
@@ -253,45 +259,48 @@ member_func(PyObject *v, const char *attr)
     return f;
 }
 
-static const char *
+static PyObject *
 inner_attr(int kind)
 {
     switch (kind) {
     case M_CLASSMETHOD:
     case M_STATICMETHOD:
-        return "__func__";
+        return rl_st.str_dunder_func;
     case M_CACHED:
-        return "func";
+        return rl_st.str_func;
     default:
         return NULL;
     }
 }
 
-/* Whether fn, found in cls's dict under key, is that member's own
- * definition rather than an alias of another member (on_tick = tick). */
+/* Whether qn is exactly prefix + "." + key (no allocation). */
+static int
+qual_is(PyObject *qn, PyObject *prefix, PyObject *key)
+{
+    Py_ssize_t np = PyUnicode_GET_LENGTH(prefix);
+    Py_ssize_t nk = PyUnicode_GET_LENGTH(key);
+    return PyUnicode_GET_LENGTH(qn) == np + 1 + nk
+           && PyUnicode_READ_CHAR(qn, np) == '.'
+           && PyUnicode_Tailmatch(qn, prefix, 0, np, -1) == 1
+           && PyUnicode_Tailmatch(qn, key, np + 1, np + 1 + nk, 1) == 1;
+}
+
+/* Whether fn, found in cls's dict under key, is an alias of another member
+ * (on_tick = tick) rather than that key's own definition. */
 static int
 is_class_alias(PyTypeObject *cls, PyObject *key, PyObject *fn)
 {
     PyObject *qn = rl_qualname_of(fn), *cq = rl_qualname_of((PyObject *)cls);
-    if (qn == NULL || cq == NULL) {
-        return 0;
-    }
-    PyObject *expect = rl_qualify(cq, key);
-    if (expect == NULL) {
-        PyErr_Clear();
-        return 0;
-    }
-    int own = PyUnicode_Compare(qn, expect) == 0;
-    Py_DECREF(expect);
-    if (own || !PyUnicode_Tailmatch(qn, cq, 0, PyUnicode_GET_LENGTH(cq), -1)) {
+    if (qn == NULL || cq == NULL || qual_is(qn, cq, key)) {
         return 0;
     }
     /* "Cls.other": an alias if Cls.other is this very function */
-    Py_ssize_t n = PyUnicode_GET_LENGTH(cq);
-    if (PyUnicode_GET_LENGTH(qn) <= n + 1) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(cq), len = PyUnicode_GET_LENGTH(qn);
+    if (len <= n + 1 || PyUnicode_Tailmatch(qn, cq, 0, n, -1) != 1
+        || PyUnicode_READ_CHAR(qn, n) != '.') {
         return 0;
     }
-    PyObject *other = PyUnicode_Substring(qn, n + 1, PyUnicode_GET_LENGTH(qn));
+    PyObject *other = PyUnicode_Substring(qn, n + 1, len);
     if (other == NULL) {
         PyErr_Clear();
         return 0;
@@ -302,47 +311,52 @@ is_class_alias(PyTypeObject *cls, PyObject *key, PyObject *fn)
 }
 
 static int
-pair_funcs(rl_txn *txn, PyObject *of, PyObject *nf, PyObject *path,
+pair_funcs(rl_txn *txn, PyObject *of, PyObject *nf, PyObject *key,
            Py_ssize_t idx)
 {
     if (of == NULL || nf == NULL || of == nf || !rl_defs_match(of, nf)) {
         return 0;
     }
-    return rl_pair(txn, of, nf, path, idx);
+    return rl_pair(txn, of, nf, NULL, key, idx);
 }
 
-/* Pair one member of the class; path is the member's report name. */
+/* Pair one member of class pair idx, bound under key. */
 static int
 pair_member(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, PyObject *key,
-            PyObject *ov, PyObject *nv, PyObject *path, Py_ssize_t idx)
+            PyObject *ov, PyObject *nv, Py_ssize_t idx)
 {
     int kind = member_kind(nv);
     if (kind != member_kind(ov) || kind == M_OTHER) {
         return 0;
     }
     switch (kind) {
-    case M_FUNC:
-        if (is_class_alias(new, key, nv) || is_class_alias(old, key, ov)) {
+    case M_FUNC: {
+        /* the common case: the method's own qualified name, on both sides
+         * (pair_funcs checks the qualified names match) */
+        PyObject *qn = rl_qualname_of(nv), *cq = rl_qualname_of((PyObject *)new);
+        int own = qn != NULL && cq != NULL && qual_is(qn, cq, key);
+        if (!own && (is_class_alias(new, key, nv) || is_class_alias(old, key, ov))) {
             return 0;
         }
-        return pair_funcs(txn, ov, nv, path, idx);
+        return pair_funcs(txn, ov, nv, key, idx);
+    }
     case M_CLASS:
     case M_WRAPPER:
         if (!rl_defs_match(ov, nv)) {
             return 0;
         }
-        return rl_pair(txn, ov, nv, path, idx);
+        return rl_pair(txn, ov, nv, NULL, key, idx);
     case M_PROPERTY: {
         /* the first paired accessor carries the report name; the others
          * report through it */
-        static const char *parts[] = {"fget", "fset", "fdel"};
+        PyObject *parts[] = {rl_st.str_fget, rl_st.str_fset, rl_st.str_fdel};
         Py_ssize_t first = -1;
         int rv = 0;
         for (int i = 0; i < 3 && rv == 0; i++) {
             PyObject *of = member_func(ov, parts[i]);
             PyObject *nf = member_func(nv, parts[i]);
             Py_ssize_t before = txn->npairs;
-            rv = pair_funcs(txn, of, nf, first < 0 ? path : NULL,
+            rv = pair_funcs(txn, of, nf, first < 0 ? key : NULL,
                             first < 0 ? idx : first);
             if (first < 0 && txn->npairs > before) {
                 first = before;
@@ -355,7 +369,7 @@ pair_member(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, PyObject *key,
     default: {
         PyObject *of = member_func(ov, inner_attr(kind));
         PyObject *nf = member_func(nv, inner_attr(kind));
-        int rv = pair_funcs(txn, of, nf, path, idx);
+        int rv = pair_funcs(txn, of, nf, key, idx);
         Py_XDECREF(of);
         Py_XDECREF(nf);
         return rv;
@@ -403,7 +417,7 @@ member_value(PyObject *member)  /* new reference or NULL (cleared) */
  * same name and value. A removed or re-valued member needs a restart. */
 static int
 pair_enum_members(rl_txn *txn, PyTypeObject *old, PyTypeObject *new,
-                  PyObject *path)
+                  Py_ssize_t idx)
 {
     PyObject *om = member_map(old), *nm = member_map(new), *k, *ov;
     Py_ssize_t pos = 0;
@@ -411,18 +425,17 @@ pair_enum_members(rl_txn *txn, PyTypeObject *old, PyTypeObject *new,
         return 0;
     }
     while (PyDict_Next(om, &pos, &k, &ov)) {
-        PyObject *nv = dict_get(nm, k), *mpath = rl_qualify(path, k);
-        if (mpath == NULL) {
-            return -1;
-        }
+        PyObject *nv = dict_get(nm, k);
         int r = 0;
         if (nv == NULL) {
-            r = rl_add_restart(txn, mpath, "enum member removed");
+            r = rl_add_restart(txn, rl_pair_subpath(txn, idx, k),
+                               "enum member removed");
         }
         else {
             PyObject *a = member_value(ov), *b = member_value(nv);
             if (a == NULL || b == NULL || !rl_same_value(a, b)) {
-                r = rl_add_restart(txn, mpath, "enum member value changed");
+                r = rl_add_restart(txn, rl_pair_subpath(txn, idx, k),
+                                   "enum member value changed");
             }
             else {
                 r = rl_map_put(txn, nv, ov);
@@ -430,7 +443,6 @@ pair_enum_members(rl_txn *txn, PyTypeObject *old, PyTypeObject *new,
             Py_XDECREF(a);
             Py_XDECREF(b);
         }
-        Py_DECREF(mpath);
         if (r < 0) {
             return -1;
         }
@@ -441,7 +453,7 @@ pair_enum_members(rl_txn *txn, PyTypeObject *old, PyTypeObject *new,
 /* Added members become real members of the kept class. */
 static int
 stage_enum_added(rl_txn *txn, PyTypeObject *old, PyTypeObject *new,
-                 PyObject *path, int *changed)
+                 Py_ssize_t idx, int *changed)
 {
     PyObject *om = member_map(old), *nm = member_map(new), *k, *nv;
     PyObject *map = NULL, *names = NULL, *v2m = NULL;
@@ -486,7 +498,7 @@ stage_enum_added(rl_txn *txn, PyTypeObject *old, PyTypeObject *new,
             && rl_txn_add(txn, RL_SWAP_TYPEATTR, (PyObject *)old, k, attr) == NULL) {
             goto done;
         }
-        PyObject *mpath = rl_qualify(path, k);
+        PyObject *mpath = rl_pair_subpath(txn, idx, k);
         if (mpath == NULL || PyList_Append(txn->added, mpath) < 0) {
             Py_XDECREF(mpath);
             goto done;
@@ -514,12 +526,13 @@ done:
 /* pass 0 *****************************************************************/
 
 int
-rl_class_pair(rl_txn *txn, PyObject *oldobj, PyObject *newobj, PyObject *path,
-              Py_ssize_t idx)
+rl_class_pair(rl_txn *txn, Py_ssize_t idx)
 {
+    PyObject *oldobj = txn->pairs[idx].old, *newobj = txn->pairs[idx].new;
     PyTypeObject *old = (PyTypeObject *)oldobj, *new = (PyTypeObject *)newobj;
-    PyObject *items = NULL;
-    int raw = 0, rv = -1;
+    PyObject *key, *nv;
+    Py_ssize_t pos = 0;
+    int raw = 0;
 
     if (PyList_Append(txn->classes, oldobj) < 0) {
         return -1;
@@ -527,37 +540,21 @@ rl_class_pair(rl_txn *txn, PyObject *oldobj, PyObject *newobj, PyObject *path,
     const char *why = layout_problem(txn, old, new, &raw);
     if (why != NULL) {
         txn->pairs[idx].restart = 1;
-        return rl_add_restart(txn, path, why);
+        return rl_add_restart(txn, rl_pair_path(txn, idx), why);
     }
-    if (is_enum(old) && pair_enum_members(txn, old, new, path) < 0) {
+    if (is_enum(old) && pair_enum_members(txn, old, new, idx) < 0) {
         return -1;
     }
-    items = PyDict_Items(new->tp_dict);
-    if (items == NULL) {
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
-        PyObject *key = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
-        PyObject *nv = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
+    /* pairing reads the class dicts and changes neither */
+    while (PyDict_Next(new->tp_dict, &pos, &key, &nv)) {
         PyObject *ov = PyUnicode_Check(key) ? dict_get(old->tp_dict, key)
                                             : NULL;
-        if (ov == NULL || ov == nv) {
-            continue;
-        }
-        PyObject *mpath = rl_qualify(path, key);
-        if (mpath == NULL) {
-            goto done;
-        }
-        int r = pair_member(txn, old, new, key, ov, nv, mpath, idx);
-        Py_DECREF(mpath);
-        if (r < 0) {
-            goto done;
+        if (ov != NULL && ov != nv
+            && pair_member(txn, old, new, key, ov, nv, idx) < 0) {
+            return -1;
         }
     }
-    rv = 0;
-done:
-    Py_XDECREF(items);
-    return rv;
+    return 0;
 }
 
 /* pass 1 *****************************************************************/
@@ -566,23 +563,18 @@ done:
 static int
 skip_key(PyObject *key, PyObject *value)
 {
-    static const char *names[] = {"__dict__", "__weakref__", "__module__",
-                                  "__qualname__", "__slots__", "__mro__",
-                                  "__bases__", "__base__", "_abc_impl",
-                                  "__classcell__", NULL};
     if (!PyUnicode_Check(key)) {
         return 1;
     }
-    if (value != NULL && rl_st.member_descr_type != NULL
-        && Py_TYPE(value) == rl_st.member_descr_type) {
+    if (value != NULL && Py_TYPE(value) == rl_st.member_descr_type) {
         return 1;  /* a __slots__ member: layout, compared in pass 0 */
     }
-    for (int i = 0; names[i] != NULL; i++) {
-        if (PyUnicode_CompareWithASCIIString(key, names[i]) == 0) {
-            return 1;
-        }
+    int r = PySet_Contains(rl_st.class_skip, key);
+    if (r < 0) {
+        PyErr_Clear();
+        return 0;
     }
-    return 0;
+    return r;
 }
 
 static int
@@ -600,15 +592,15 @@ descriptor_kept(rl_txn *txn, PyObject *ov, PyObject *nv)
     if (kind != member_kind(ov)) {
         return 0;
     }
-    static const char *prop[] = {"fget", "fset", "fdel", NULL};
-    const char *one[] = {inner_attr(kind), NULL};
-    const char **attrs = kind == M_PROPERTY ? prop : one;
+    PyObject *prop[] = {rl_st.str_fget, rl_st.str_fset, rl_st.str_fdel, NULL};
+    PyObject *one[] = {inner_attr(kind), NULL};
+    PyObject **attrs = kind == M_PROPERTY ? prop : one;
     if (kind != M_PROPERTY && attrs[0] == NULL) {
         return 0;
     }
     for (int i = 0; attrs[i] != NULL; i++) {
-        PyObject *a = PyObject_GetAttrString(ov, attrs[i]);
-        PyObject *b = PyObject_GetAttrString(nv, attrs[i]);
+        PyObject *a = PyObject_GetAttr(ov, attrs[i]);
+        PyObject *b = PyObject_GetAttr(nv, attrs[i]);
         int same = a != NULL && b != NULL && mapped_or_self(txn, b) == a;
         Py_XDECREF(a);
         Py_XDECREF(b);
@@ -621,9 +613,9 @@ descriptor_kept(rl_txn *txn, PyObject *ov, PyObject *nv)
 }
 
 static int
-add_path(PyObject *list, PyObject *path, PyObject *key)
+add_path(PyObject *list, rl_txn *txn, Py_ssize_t idx, PyObject *key)
 {
-    PyObject *p = rl_qualify(path, key);
+    PyObject *p = rl_pair_subpath(txn, idx, key);
     if (p == NULL) {
         return -1;
     }
@@ -656,9 +648,9 @@ stage_bases(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, int *changed)
 }
 
 int
-rl_class_stage(rl_txn *txn, PyObject *oldobj, PyObject *newobj,
-               PyObject *path, int *changed)
+rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
 {
+    PyObject *oldobj = txn->pairs[idx].old, *newobj = txn->pairs[idx].new;
     PyTypeObject *old = (PyTypeObject *)oldobj, *new = (PyTypeObject *)newobj;
     PyObject *items = NULL, *target = NULL;
     rl_optin opt = {0, NULL};
@@ -670,18 +662,15 @@ rl_class_stage(rl_txn *txn, PyObject *oldobj, PyObject *newobj,
     if (stage_bases(txn, old, new, changed) < 0) {
         goto done;
     }
-    if (enumcls && stage_enum_added(txn, old, new, path, changed) < 0) {
+    if (enumcls && stage_enum_added(txn, old, new, idx, changed) < 0) {
         goto done;
     }
     PyObject *nmap = enumcls ? member_map(new) : NULL;
     PyObject *omap = enumcls ? member_map(old) : NULL;
-    items = PyDict_Items(new->tp_dict);
-    if (items == NULL) {
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
-        PyObject *key = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
-        PyObject *nv = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
+    /* staging changes no class dict: iterate in place */
+    PyObject *key, *nv;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(new->tp_dict, &pos, &key, &nv)) {
         if (skip_key(key, nv)) {
             continue;
         }
@@ -713,14 +702,14 @@ rl_class_stage(rl_txn *txn, PyObject *oldobj, PyObject *newobj,
             }
         }
         else if (ov == NULL) {
-            if (add_path(txn->added, path, key) < 0) {
+            if (add_path(txn->added, txn, idx, key) < 0) {
                 goto done;
             }
             *changed = 1;
         }
         else if (is_definition(nv) != is_definition(ov)) {
-            if (add_path(txn->removed, path, key) < 0
-                || add_path(txn->added, path, key) < 0) {
+            if (add_path(txn->removed, txn, idx, key) < 0
+                || add_path(txn->added, txn, idx, key) < 0) {
                 goto done;
             }
             *changed = 1;
@@ -734,7 +723,7 @@ rl_class_stage(rl_txn *txn, PyObject *oldobj, PyObject *newobj,
                 Py_CLEAR(target);
                 continue;  /* class data keeps its runtime value */
             }
-            if (add_path(txn->data_replaced, path, key) < 0) {
+            if (add_path(txn->data_replaced, txn, idx, key) < 0) {
                 goto done;
             }
             *changed = 1;
@@ -747,7 +736,6 @@ rl_class_stage(rl_txn *txn, PyObject *oldobj, PyObject *newobj,
         }
         Py_CLEAR(target);
     }
-    Py_CLEAR(items);
     /* what the new source no longer defines */
     items = PyDict_Items(old->tp_dict);
     if (items == NULL) {
@@ -768,7 +756,7 @@ rl_class_stage(rl_txn *txn, PyObject *oldobj, PyObject *newobj,
                 && PyUnicode_Compare(rl_module_of(ov), txn->cur_module) != 0) {
                 continue;  /* a class from elsewhere held as an attribute */
             }
-            if (add_path(txn->removed, path, key) < 0) {
+            if (add_path(txn->removed, txn, idx, key) < 0) {
                 goto done;
             }
         }

@@ -134,7 +134,12 @@ init_state(void)
         || intern(&rl_st.str_lambda, "<lambda>") < 0
         || intern(&rl_st.str_locals, "<locals>") < 0
         || intern(&rl_st.str_has_location, "has_location") < 0
-        || intern(&rl_st.str_search_locs, "submodule_search_locations") < 0) {
+        || intern(&rl_st.str_search_locs, "submodule_search_locations") < 0
+        || intern(&rl_st.str_annotations, "__annotations__") < 0
+        || intern(&rl_st.str_dunder_func, "__func__") < 0
+        || intern(&rl_st.str_fget, "fget") < 0
+        || intern(&rl_st.str_fset, "fset") < 0
+        || intern(&rl_st.str_fdel, "fdel") < 0) {
         return -1;
     }
     {
@@ -148,6 +153,21 @@ init_state(void)
         rl_st.import_dunders = PyFrozenSet_New(names);
         Py_DECREF(names);
         if (rl_st.import_dunders == NULL) {
+            return -1;
+        }
+    }
+    {
+        /* class keys CPython manages or that belong to the layout */
+        PyObject *names = Py_BuildValue(
+            "(ssssssssss)", "__dict__", "__weakref__", "__module__",
+            "__qualname__", "__slots__", "__mro__", "__bases__", "__base__",
+            "_abc_impl", "__classcell__");
+        if (names == NULL) {
+            return -1;
+        }
+        rl_st.class_skip = PyFrozenSet_New(names);
+        Py_DECREF(names);
+        if (rl_st.class_skip == NULL) {
             return -1;
         }
     }

@@ -266,8 +266,8 @@ rl_optin_has(rl_optin *o, PyObject *name)
 /* pairing (pass 0) *********************************************************/
 
 static Py_ssize_t
-push_pair(rl_txn *txn, PyObject *old, PyObject *new, PyObject *path,
-          Py_ssize_t parent, int kind)
+push_pair(rl_txn *txn, PyObject *old, PyObject *new, PyObject *prefix,
+          PyObject *name, Py_ssize_t parent, int kind)
 {
     if (txn->npairs == txn->cappairs) {
         Py_ssize_t cap = txn->cappairs ? txn->cappairs * 2 : 64;
@@ -282,7 +282,8 @@ push_pair(rl_txn *txn, PyObject *old, PyObject *new, PyObject *path,
     rl_pairrec *r = &txn->pairs[txn->npairs];
     r->old = Py_NewRef(old);
     r->new = Py_NewRef(new);
-    r->path = Py_XNewRef(path);
+    r->name = Py_XNewRef(name);
+    r->prefix = parent < 0 ? Py_XNewRef(prefix) : NULL;
     r->parent = parent;
     r->kind = kind;
     r->changed = 0;
@@ -315,7 +316,7 @@ pair_function_inner(rl_txn *txn, PyFunctionObject *old, PyFunctionObject *new,
                 PyObject *oc = PyCell_GET(PyTuple_GET_ITEM(old->func_closure, j));
                 if (nc != NULL && oc != NULL && nc != oc
                     && rl_defs_match(oc, nc)
-                    && rl_pair(txn, oc, nc, NULL, idx) < 0) {
+                    && rl_pair(txn, oc, nc, NULL, NULL, idx) < 0) {
                     goto done;
                 }
                 break;
@@ -329,7 +330,7 @@ pair_function_inner(rl_txn *txn, PyFunctionObject *old, PyFunctionObject *new,
             goto done;
         }
         if (nw != NULL && ow != NULL && nw != ow && rl_defs_match(ow, nw)
-            && rl_pair(txn, ow, nw, NULL, idx) < 0) {
+            && rl_pair(txn, ow, nw, NULL, NULL, idx) < 0) {
             goto done;
         }
     }
@@ -340,9 +341,35 @@ done:
     return rv;
 }
 
+PyObject *
+rl_pair_path(rl_txn *txn, Py_ssize_t idx)
+{
+    rl_pairrec *r = &txn->pairs[idx];
+    if (r->name == NULL) {
+        return r->parent >= 0 ? rl_pair_path(txn, r->parent)
+                              : Py_NewRef(txn->cur_module);
+    }
+    if (r->parent < 0) {
+        return rl_qualify(r->prefix ? r->prefix : txn->cur_module, r->name);
+    }
+    return rl_pair_subpath(txn, r->parent, r->name);
+}
+
+PyObject *
+rl_pair_subpath(rl_txn *txn, Py_ssize_t idx, PyObject *key)
+{
+    PyObject *head = rl_pair_path(txn, idx);
+    if (head == NULL) {
+        return NULL;
+    }
+    PyObject *out = rl_qualify(head, key);
+    Py_DECREF(head);
+    return out;
+}
+
 int
-rl_pair(rl_txn *txn, PyObject *old, PyObject *new, PyObject *path,
-        Py_ssize_t parent)
+rl_pair(rl_txn *txn, PyObject *old, PyObject *new, PyObject *prefix,
+        PyObject *name, Py_ssize_t parent)
 {
     if (old == new || rl_map_lookup(txn, new) != NULL) {
         return 0;
@@ -351,7 +378,7 @@ rl_pair(rl_txn *txn, PyObject *old, PyObject *new, PyObject *path,
         return -1;
     }
     int kind = rl_kind(new);
-    Py_ssize_t idx = push_pair(txn, old, new, path, parent, kind);
+    Py_ssize_t idx = push_pair(txn, old, new, prefix, name, parent, kind);
     if (idx < 0) {
         return -1;
     }
@@ -360,12 +387,12 @@ rl_pair(rl_txn *txn, PyObject *old, PyObject *new, PyObject *path,
         return pair_function_inner(txn, (PyFunctionObject *)old,
                                    (PyFunctionObject *)new, idx);
     case RL_K_CLASS:
-        return rl_class_pair(txn, old, new, path, idx);
+        return rl_class_pair(txn, idx);
     case RL_K_WRAPPER: {
         PyObject *a = lru_wrapped(old), *b = lru_wrapped(new);
         int r = 0;
         if (a != NULL && b != NULL && a != b) {
-            r = rl_pair(txn, a, b, NULL, idx);
+            r = rl_pair(txn, a, b, NULL, NULL, idx);
         }
         Py_XDECREF(a);
         Py_XDECREF(b);
@@ -626,22 +653,16 @@ int
 rl_policy_plan_module(rl_txn *txn, rl_entry *e, int pass)
 {
     PyObject *S = PyModule_GetDict(e->shadow), *R = PyModule_GetDict(e->module);
-    PyObject *k, *nv, *keys = NULL;
+    PyObject *k, *nv;
     int rv = -1;
 
     txn->cur_module = e->name;
     if (pass == 1) {
         return plan_bindings(txn, e);
     }
-    /* iterate a copy: pairing may run code that touches the namespace */
-    keys = PyDict_Items(S);
-    if (keys == NULL) {
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
-        PyObject *item = PyList_GET_ITEM(keys, i);
-        k = PyTuple_GET_ITEM(item, 0);
-        nv = PyTuple_GET_ITEM(item, 1);
+    /* pairing reads the namespaces and runs no code that changes them */
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(S, &pos, &k, &nv)) {
         if (!PyUnicode_Check(k) || is_import_dunder(k)) {
             continue;
         }
@@ -655,18 +676,12 @@ rl_policy_plan_module(rl_txn *txn, rl_entry *e, int pass)
         if (ov == nv || !module_pairable(txn, R, S, k, ov, nv, e->name)) {
             continue;
         }
-        PyObject *path = rl_qualify(e->name, k);
-        if (path == NULL) {
-            goto done;
-        }
-        int r = rl_pair(txn, ov, nv, path, -1);
-        Py_DECREF(path);
+        int r = rl_pair(txn, ov, nv, e->name, k, -1);
         if (r < 0) {
             goto done;
         }
     }
     rv = 0;
 done:
-    Py_XDECREF(keys);
     return rv;
 }

@@ -37,6 +37,10 @@ typedef struct {
     PyObject *str_has_location;  /* "has_location" */
     PyObject *str_search_locs;   /* "submodule_search_locations" */
     PyObject *import_dunders;    /* frozenset: names the import system owns */
+    PyObject *class_skip;        /* frozenset: class keys CPython manages */
+    PyObject *str_annotations;   /* "__annotations__" */
+    PyObject *str_dunder_func;   /* "__func__" */
+    PyObject *str_fget, *str_fset, *str_fdel;
     /* types and callables resolved once at import */
     PyObject *ModuleSpec;            /* importlib.machinery.ModuleSpec */
     PyTypeObject *lru_wrapper_type;  /* functools._lru_cache_wrapper */
@@ -91,10 +95,27 @@ typedef struct {
     int applied;
 } rl_swap;
 
+/* Identity map (ptrmap.c): object -> object, both held strongly. */
+typedef struct {
+    PyObject *key, *value;
+} rl_ptrmap_slot;
+
+typedef struct {
+    rl_ptrmap_slot *slots;
+    size_t mask;  /* capacity - 1, or 0 when empty */
+    size_t used;
+} rl_ptrmap;
+
+PyObject *rl_ptrmap_get(const rl_ptrmap *m, PyObject *key);  /* borrowed */
+int rl_ptrmap_put(rl_ptrmap *m, PyObject *key, PyObject *value);
+void rl_ptrmap_clear(rl_ptrmap *m);  /* may run __del__ */
+
 /* Two definitions found to be one: new's definition goes into old. */
 typedef struct {
     PyObject *old, *new;  /* strong */
-    PyObject *path;       /* strong, or NULL: reported through its parent */
+    PyObject *name;       /* strong: the name it is bound to, or NULL when
+                           * it is reported through its parent */
+    PyObject *prefix;     /* strong: module name for a top-level pair */
     Py_ssize_t parent;    /* index of the enclosing pair, or -1 */
     int kind;             /* RL_K_FUNC, RL_K_CLASS or RL_K_WRAPPER */
     int changed;
@@ -120,10 +141,10 @@ typedef struct rl_txn {
     PyObject *order;     /* list of names in execution order */
     PyObject *failed;    /* str or NULL */
     PyObject *failure;   /* the first exception of module code, or NULL */
-    PyObject *map;       /* dict: id(new object) -> kept object */
+    rl_ptrmap map;       /* new object -> kept object */
     PyObject *created;   /* list: functions made while executing */
     PyObject *classes;   /* list: kept and added classes of the batch */
-    PyObject *cellmap;   /* dict: id(new cell) -> fresh cell */
+    rl_ptrmap cellmap;   /* new cell -> fresh cell */
     PyObject *post;      /* list: callables to run after the commit */
     /* the plan's report */
     PyObject *updated, *added, *removed, *data_replaced, *restart;
@@ -172,12 +193,11 @@ int rl_function_stage(rl_txn *txn, PyObject *old, PyObject *new,
 int rl_same_value(PyObject *a, PyObject *b);
 
 /* klass.c */
-/* Stage new class into old; path is "module.Qual.Name" for the report. */
-int rl_class_stage(rl_txn *txn, PyObject *old, PyObject *new,
-                   PyObject *path, int *changed);
-/* Pass 0 for a class: layout check and member pairing. */
-int rl_class_pair(rl_txn *txn, PyObject *old, PyObject *new, PyObject *path,
-                  Py_ssize_t idx);
+/* Pass 1 for class pair idx: stage its dict, bases and enum members. */
+int rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed);
+/* Pass 0 for class pair idx: layout check and member pairing. */
+int rl_class_pair(rl_txn *txn, Py_ssize_t idx);
+/* Report that path (stolen) cannot be applied in place. */
 int rl_add_restart(rl_txn *txn, PyObject *path, const char *reason);
 
 /* policy.c */
@@ -196,8 +216,12 @@ int rl_kind(PyObject *v);
 int rl_is_dunder(PyObject *name);
 /* Record that old and new are one definition, and find the definitions
  * inside them (methods, cells, __wrapped__). 0 or -1. */
-int rl_pair(rl_txn *txn, PyObject *old, PyObject *new, PyObject *path,
-            Py_ssize_t parent);
+int rl_pair(rl_txn *txn, PyObject *old, PyObject *new, PyObject *prefix,
+            PyObject *name, Py_ssize_t parent);
+/* "module.Qual.name" of a pair (new reference), NULL + exception. */
+PyObject *rl_pair_path(rl_txn *txn, Py_ssize_t idx);
+/* path of pair idx + "." + key (new reference). */
+PyObject *rl_pair_subpath(rl_txn *txn, Py_ssize_t idx, PyObject *key);
 /* Whether two functions, classes or lru wrappers are the same definition
  * (same module and qualified name). */
 int rl_defs_match(PyObject *old, PyObject *new);

@@ -194,12 +194,15 @@ swap_apply(rl_swap *s, int undo)
     case RL_SWAP_FUNC:
         return apply_func(s, undo);
     case RL_SWAP_GLOBALS: {
-        PyFunctionObject *f = (PyFunctionObject *)s->target;
-        if (!undo) {
-            s->old[0] = Py_NewRef(f->func_globals);
+        /* target: list of the functions whose globals were one shadow dict
+         * (old[0], set at plan time); val[0]: the live module's dict */
+        PyObject *g = undo ? s->old[0] : s->val[0];
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(s->target); i++) {
+            PyFunctionObject *f =
+                (PyFunctionObject *)PyList_GET_ITEM(s->target, i);
+            rl_func_reset_version(f);
+            set_field(&f->func_globals, g);
         }
-        rl_func_reset_version(f);
-        set_field(&f->func_globals, undo ? s->old[0] : s->val[0]);
         return 0;
     }
     case RL_SWAP_TYPEATTR:
@@ -245,29 +248,13 @@ undo_applied(rl_txn *txn)
 PyObject *
 rl_map_lookup(rl_txn *txn, PyObject *newobj)
 {
-    PyObject *key = PyLong_FromVoidPtr(newobj);
-    if (key == NULL) {
-        PyErr_Clear();
-        return NULL;
-    }
-    PyObject *v = PyDict_GetItemWithError(txn->map, key);
-    Py_DECREF(key);
-    if (v == NULL) {
-        PyErr_Clear();
-    }
-    return v;
+    return rl_ptrmap_get(&txn->map, newobj);
 }
 
 int
 rl_map_put(rl_txn *txn, PyObject *newobj, PyObject *kept)
 {
-    PyObject *key = PyLong_FromVoidPtr(newobj);
-    if (key == NULL) {
-        return -1;
-    }
-    int r = PyDict_SetItem(txn->map, key, kept);
-    Py_DECREF(key);
-    return r;
+    return rl_ptrmap_put(&txn->map, newobj, kept);
 }
 
 /* Instances of a throwaway class become instances of the kept class; looks
@@ -337,7 +324,8 @@ txn_release_all(rl_txn *txn)
     for (Py_ssize_t i = 0; i < txn->npairs; i++) {
         Py_CLEAR(txn->pairs[i].old);
         Py_CLEAR(txn->pairs[i].new);
-        Py_CLEAR(txn->pairs[i].path);
+        Py_CLEAR(txn->pairs[i].name);
+        Py_CLEAR(txn->pairs[i].prefix);
     }
     txn->npairs = 0;
     for (Py_ssize_t i = 0; i < txn->n; i++) {
@@ -356,12 +344,8 @@ txn_release_all(rl_txn *txn)
             Py_CLEAR(e->shadow);
         }
     }
-    if (txn->map) {
-        PyDict_Clear(txn->map);
-    }
-    if (txn->cellmap) {
-        PyDict_Clear(txn->cellmap);
-    }
+    rl_ptrmap_clear(&txn->map);
+    rl_ptrmap_clear(&txn->cellmap);
     if (txn->created) {
         Py_SETREF(txn->created, PyList_New(0));
     }
@@ -387,10 +371,8 @@ Txn_dealloc(rl_txn *txn)
     Py_XDECREF(txn->order);
     Py_XDECREF(txn->failed);
     Py_XDECREF(txn->failure);
-    Py_XDECREF(txn->map);
     Py_XDECREF(txn->created);
     Py_XDECREF(txn->classes);
-    Py_XDECREF(txn->cellmap);
     Py_XDECREF(txn->post);
     Py_XDECREF(txn->updated);
     Py_XDECREF(txn->added);
@@ -410,7 +392,6 @@ Txn_traverse(rl_txn *txn, visitproc visit, void *arg)
         Py_VISIT(txn->entries[i].module);
         Py_VISIT(txn->entries[i].shadow);
     }
-    Py_VISIT(txn->map);
     Py_VISIT(txn->created);
     Py_VISIT(txn->classes);
     return 0;
@@ -438,10 +419,8 @@ Txn_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     txn->entries = PyMem_Calloc(n ? n : 1, sizeof(rl_entry));
     txn->by_name = PyDict_New();
     txn->order = PyList_New(0);
-    txn->map = PyDict_New();
     txn->created = PyList_New(0);
     txn->classes = PyList_New(0);
-    txn->cellmap = PyDict_New();
     txn->post = PyList_New(0);
     txn->updated = PyList_New(0);
     txn->added = PyList_New(0);
@@ -452,8 +431,8 @@ Txn_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         PyErr_NoMemory();
         goto error;
     }
-    if (!txn->by_name || !txn->order || !txn->map || !txn->created
-        || !txn->classes || !txn->cellmap || !txn->post || !txn->updated
+    if (!txn->by_name || !txn->order || !txn->created
+        || !txn->classes || !txn->post || !txn->updated
         || !txn->added || !txn->removed || !txn->data_replaced
         || !txn->restart) {
         goto error;
@@ -750,8 +729,8 @@ stage_wrapper(rl_txn *txn, rl_pairrec *rec)
     goto done;
 restart:
     rec->restart = 1;
-    rv = rec->path ? rl_add_restart(txn, rec->path, "lru_cache options changed")
-                   : 0;
+    rv = rl_add_restart(txn, rl_pair_path(txn, rec - txn->pairs),
+                        "lru_cache options changed");
 done:
     Py_XDECREF(a);
     Py_XDECREF(b);
@@ -772,7 +751,6 @@ stage_pairs(rl_txn *txn)
             continue;
         }
         PyObject *old = Py_NewRef(rec->old), *new = Py_NewRef(rec->new);
-        PyObject *path = Py_XNewRef(rec->path);
         switch (rec->kind) {
         case RL_K_FUNC:
             r = rl_function_stage(txn, old, new, &changed);
@@ -782,7 +760,7 @@ stage_pairs(rl_txn *txn)
             if (mod != NULL) {
                 txn->cur_module = mod;
             }
-            r = rl_class_stage(txn, old, new, path, &changed);
+            r = rl_class_stage(txn, i, &changed);
             break;
         }
         case RL_K_WRAPPER:
@@ -791,7 +769,6 @@ stage_pairs(rl_txn *txn)
         }
         Py_DECREF(old);
         Py_DECREF(new);
-        Py_XDECREF(path);
         if (r < 0) {
             return -1;
         }
@@ -811,8 +788,13 @@ stage_pairs(rl_txn *txn)
         if (!rec->changed || rec->restart) {
             continue;
         }
-        if (rec->path != NULL && PyList_Append(txn->updated, rec->path) < 0) {
-            return -1;
+        if (rec->name != NULL) {
+            PyObject *path = rl_pair_path(txn, i);
+            if (path == NULL || PyList_Append(txn->updated, path) < 0) {
+                Py_XDECREF(path);
+                return -1;
+            }
+            Py_DECREF(path);
         }
         /* one notification per changed class, after its attributes */
         if (rec->kind == RL_K_CLASS
@@ -852,23 +834,35 @@ stage_retarget(rl_txn *txn)
             return -1;
         }
     }
-    for (Py_ssize_t j = 0; j < PyList_GET_SIZE(funcs); j++) {
-        PyObject *f = PyList_GET_ITEM(funcs, j);
-        if (!PyFunction_Check(f)) {
-            continue;
+    for (Py_ssize_t i = 0; i < txn->n; i++) {
+        rl_entry *e = &txn->entries[i];
+        PyObject *shadow = e->shadow ? PyModule_GetDict(e->shadow) : NULL;
+        PyObject *mine = shadow ? PyList_New(0) : NULL;
+        if (shadow != NULL && mine == NULL) {
+            Py_DECREF(funcs);
+            return -1;
         }
-        PyObject *g = ((PyFunctionObject *)f)->func_globals;
-        for (Py_ssize_t i = 0; i < txn->n; i++) {
-            rl_entry *e = &txn->entries[i];
-            if (e->shadow != NULL && g == PyModule_GetDict(e->shadow)) {
-                if (rl_txn_add(txn, RL_SWAP_GLOBALS, f, NULL,
-                               PyModule_GetDict(e->module)) == NULL) {
-                    Py_DECREF(funcs);
-                    return -1;
-                }
-                break;
+        for (Py_ssize_t j = 0; mine != NULL && j < PyList_GET_SIZE(funcs); j++) {
+            PyObject *f = PyList_GET_ITEM(funcs, j);
+            if (PyFunction_Check(f)
+                && ((PyFunctionObject *)f)->func_globals == shadow
+                && PyList_Append(mine, f) < 0) {
+                Py_CLEAR(mine);
+                Py_DECREF(funcs);
+                return -1;
             }
         }
+        if (mine != NULL && PyList_GET_SIZE(mine) > 0) {
+            rl_swap *s = rl_txn_add(txn, RL_SWAP_GLOBALS, mine, NULL,
+                                    PyModule_GetDict(e->module));
+            if (s == NULL) {
+                Py_DECREF(mine);
+                Py_DECREF(funcs);
+                return -1;
+            }
+            s->old[0] = Py_NewRef(shadow);
+        }
+        Py_XDECREF(mine);
     }
     Py_DECREF(funcs);
     return 0;
