@@ -115,9 +115,10 @@ static inline int
 rl_code_raw_equal(PyCodeObject *a, PyCodeObject *b)
 {
 #if RL_PY311
+    /* Py_SIZE of a code object counts 2-byte code units (3.11+) */
     return Py_SIZE(a) == Py_SIZE(b)
            && memcmp(a->co_code_adaptive, b->co_code_adaptive,
-                     (size_t)_PyCode_NBYTES(a)) == 0;
+                     (size_t)Py_SIZE(a) * 2) == 0;
 #else
     (void)a;
     (void)b;

@@ -154,7 +154,6 @@ rl_code_compare(PyObject *a, PyObject *b, int *differs, int *moved)
         }
     }
     if (!same_bytes(rl_code_exceptiontable(x), rl_code_exceptiontable(y))
-        || !same_bytes(rl_code_exceptiontable(x), rl_code_exceptiontable(y))
         || !rl_same_value(x->co_names, y->co_names)
 #if RL_PY311
         || !rl_same_value(x->co_localsplusnames, y->co_localsplusnames)
