@@ -1,0 +1,165 @@
+"""SPEC §2.7: modules of a batch run in import order."""
+
+import sys
+
+import pytest
+
+A_SRC = """
+    import $b
+    __reload_data__ = {"SEEN"}
+    SEEN = $b.version()
+"""
+
+
+def _b(version):
+    return "def version():\n    return %d\n" % version
+
+
+@pytest.mark.parametrize("listed", [["a", "b"], ["b", "a"]])
+def test_importer_sees_the_new_imported_module(mods, listed):
+    mods.write({"a.py": A_SRC, "b.py": _b(1)})
+    a, b = mods.imp("a"), mods.imp("b")
+    version = b.version
+    assert a.SEEN == 1
+    mods.write({"b.py": _b(2)})
+    r = mods.reload(listed)
+    assert r.modules == mods.ns("b", "a")
+    assert b.version is version and b.version() == 2
+    assert a.SEEN == 2
+    assert a.__dict__[mods.n("b")] is b
+
+
+@pytest.mark.parametrize("form,use", [
+    ("import $b", "$b.version()"),
+    ("import $b as bb", "bb.version()"),
+    ("from $b import version", "version()"),
+    ("from $b import *", "version()"),
+])
+def test_every_import_form_sees_the_new_module(mods, form, use):
+    src = "%s\n__reload_data__ = {'SEEN'}\nSEEN = %s\n" % (form, use)
+    mods.write({"a.py": src, "b.py": _b(1)})
+    a, b = mods.imp("a"), mods.imp("b")
+    mods.write({"b.py": _b(2)})
+    mods.reload(["a", "b"])
+    assert a.SEEN == 2
+    if "from" in form:
+        assert a.version is b.version
+
+
+def test_importer_sees_new_names_and_kept_data(mods):
+    mods.write({
+        "a.py": """
+            import $b
+            __reload_data__ = {"SEEN"}
+            SEEN = ($b.COUNTER,)
+        """,
+        "b.py": "COUNTER = 0\n",
+    })
+    a, b = mods.imp("a"), mods.imp("b")
+    b.COUNTER = 7
+    mods.write({
+        "a.py": """
+            import $b
+            __reload_data__ = {"SEEN"}
+            SEEN = ($b.COUNTER, $b.extra(), $b.Thing().v())
+        """,
+        "b.py": """
+            COUNTER = 100
+
+            def extra():
+                return "extra"
+
+            class Thing:
+                def v(self):
+                    return "thing"
+        """,
+    })
+    mods.reload(["a", "b"])
+    assert a.SEEN == (7, "extra", "thing")
+
+
+def test_chain_runs_deepest_first(mods):
+    mods.write({
+        "a.py": "import $b\n",
+        "b.py": "import $c\n",
+        "c.py": "X = 1\n",
+    })
+    mods.imp("a")
+    r = mods.reload(["a", "b", "c"])
+    assert r.modules == mods.ns("c", "b", "a")
+    r = mods.reload(["c", "a", "b"])
+    assert r.modules == mods.ns("c", "b", "a")
+
+
+def test_diamond(mods):
+    mods.write({
+        "top.py": "import $left, $right\n",
+        "left.py": "import $base\n",
+        "right.py": "import $base\n",
+        "base.py": "X = 1\n",
+    })
+    mods.imp("top")
+    r = mods.reload(["top", "left", "right", "base"])
+    order = list(r.modules)
+    assert sorted(order) == sorted(mods.ns("top", "left", "right", "base"))
+    assert order[0] == mods.n("base") and order[-1] == mods.n("top")
+
+
+def test_import_inside_a_function_is_not_an_ordering_edge_but_still_works(mods):
+    mods.write({
+        "a.py": "def use():\n    import $b\n    return $b.version()\n",
+        "b.py": _b(1),
+    })
+    a = mods.imp("a")
+    mods.imp("b")
+    mods.write({"b.py": _b(2)})
+    r = mods.reload(["a", "b"])
+    assert sorted(r.modules) == sorted(mods.ns("a", "b"))
+    assert a.use() == 2
+
+
+def test_circular_imports_in_a_batch(mods):
+    # a user expects a cycle that imports fine to reload fine
+    mods.write({
+        "a.py": "import $b\n\ndef fa():\n    return 'a1:' + $b.fb()\n",
+        "b.py": "import $a\n\ndef fb():\n    return 'b1'\n",
+    })
+    a, b = mods.imp("a"), mods.imp("b")
+    fa = a.fa
+    mods.write({
+        "a.py": "import $b\n\ndef fa():\n    return 'a2:' + $b.fb()\n",
+        "b.py": "import $a\n\ndef fb():\n    return 'b2'\n",
+    })
+    r = mods.reload(["a", "b"])
+    assert sorted(r.modules) == sorted(mods.ns("a", "b"))
+    assert a.fa is fa and fa() == "a2:b2"
+
+
+@pytest.mark.parametrize("form,use", [
+    ("from . import sub", "sub.version()"),
+    ("from .sub import version", "version()"),
+    ("from $pkg.sub import version", "version()"),
+    ("import $pkg.sub", "$pkg.sub.version()"),
+])
+def test_package_importing_its_submodule(mods, form, use):
+    init = "%s\n__reload_data__ = {'SEEN'}\nSEEN = %s\n" % (form, use)
+    mods.write({"pkg/__init__.py": init, "pkg/sub.py": _b(1)})
+    pkg = mods.imp("pkg")
+    sub = mods.imp("pkg.sub")
+    assert pkg.SEEN == 1
+    mods.write({"pkg/sub.py": _b(2)})
+    r = mods.reload(["pkg", "pkg.sub"])
+    assert r.modules == mods.ns("pkg.sub", "pkg")
+    assert pkg.SEEN == 2
+    assert pkg.sub is sub and sys.modules[mods.n("pkg.sub")] is sub
+
+
+def test_meta_path_finder_installed_only_for_the_reload(mods):
+    probe = mods.module("probe", "SEEN = []\n")
+    before = list(sys.meta_path)
+    mods.module("m", "import sys, $probe\n$probe.SEEN.append(list(sys.meta_path))\n")
+    mods.reload("m")
+    during = probe.SEEN[-1]
+    assert len(during) > len(before)  # the C core's finder (SPEC §2.7)
+    assert len(sys.meta_path) == len(before)
+    assert all(x is y for x, y in zip(sys.meta_path, before))
