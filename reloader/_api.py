@@ -142,12 +142,17 @@ def reload(modules: Union[None, ModuleRef, Iterable[ModuleRef]] = None, *,
     """Apply one batch; see the README. Raises ReloadError if nothing was applied."""
     started = time.perf_counter()
     with _batch_lock:
-        batch = _collect(modules, bool(recursive))
+        try:
+            batch = _collect(modules, bool(recursive))
+            sources = [_compile(name, module) for name, module in batch]
+        except ReloadError as exc:
+            # refused before anything ran: the report of an empty attempt
+            exc.report = Report(duration=time.perf_counter() - started)
+            raise
         if not batch:
             report = Report(duration=time.perf_counter() - started)
             _log(report)
             return report
-        sources = [_compile(name, module) for name, module in batch]
         report = _apply(sources, bool(strict), started)
     _log(report)
     return report
@@ -181,7 +186,9 @@ def _apply(sources: List[_Source], strict: bool, started: float) -> Report:
         _core.enter_reloading()
         try:
             txn.execute()
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise  # the batch is undone; the user asked to stop
+        except BaseException as exc:  # SystemExit from module code too
             failed = txn.failed or sources[0].name
             raise _fail("reloading %s failed: %s: %s" % (failed, type(exc).__name__, exc),
                         failed, txn, started) from exc
@@ -216,8 +223,10 @@ def _run_module_hooks(txn, hooked, olds, started, plan) -> None:
                 continue
             try:
                 hook(olds[name])
-            except Exception as exc:
+            except BaseException as exc:
                 txn.rollback()
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
                 raise _fail("%s.__reload__ raised %s: %s" % (name, type(exc).__name__, exc),
                             name, txn, started, plan) from exc
     finally:

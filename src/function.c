@@ -244,6 +244,88 @@ index_of(PyObject *names, PyObject *name)
     return -1;
 }
 
+static int
+has_freevar(PyCodeObject *co, PyObject *name)
+{
+    if (rl_code_nfree(co) == 0) {
+        return 0;
+    }
+    PyObject *free = rl_code_freevars(co);
+    if (free == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int r = index_of(free, name) >= 0;
+    Py_DECREF(free);
+    return r;
+}
+
+/* Whether co, or code nested in it that shares the variable, rebinds the
+ * free variable name with `nonlocal`. 1, 0, or -1. */
+static int
+subtree_rebinds(PyCodeObject *co, PyObject *name)
+{
+    PyObject *set = rebound_freevars(co);
+    if (set == NULL) {
+        return -1;
+    }
+    int r = PySet_Contains(set, name);
+    Py_DECREF(set);
+    for (Py_ssize_t i = 0; r == 0 && i < PyTuple_GET_SIZE(co->co_consts); i++) {
+        PyObject *c = PyTuple_GET_ITEM(co->co_consts, i);
+        if (PyCode_Check(c) && has_freevar((PyCodeObject *)c, name)) {
+            r = subtree_rebinds((PyCodeObject *)c, name);
+        }
+    }
+    return r;
+}
+
+static int
+note_parents(rl_ptrmap *m, PyObject *code, int depth)
+{
+    PyObject *consts = ((PyCodeObject *)code)->co_consts;
+    for (Py_ssize_t i = 0; depth < 100 && i < PyTuple_GET_SIZE(consts); i++) {
+        PyObject *c = PyTuple_GET_ITEM(consts, i);
+        if (PyCode_Check(c)
+            && (rl_ptrmap_put(m, c, code) < 0 || note_parents(m, c, depth + 1) < 0)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Whether the cell of free variable name is state: some function of the
+ * scope that made it (the function itself or a sibling closure from the
+ * same factory) rebinds it with `nonlocal`. 1, 0 or -1. */
+static int
+cell_is_state(rl_txn *txn, PyCodeObject *co, PyObject *name)
+{
+    if (!txn->have_parents) {
+        for (Py_ssize_t i = 0; i < txn->n; i++) {
+            if (note_parents(&txn->code_parents, txn->entries[i].code, 0) < 0) {
+                return -1;
+            }
+        }
+        txn->have_parents = 1;
+    }
+    PyObject *parent = rl_ptrmap_get(&txn->code_parents, (PyObject *)co);
+    if (parent == NULL) {
+        /* a factory outside the batch: only this function's code is known */
+        return subtree_rebinds(co, name);
+    }
+    PyObject *consts = ((PyCodeObject *)parent)->co_consts;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); i++) {
+        PyObject *c = PyTuple_GET_ITEM(consts, i);
+        if (PyCode_Check(c) && has_freevar((PyCodeObject *)c, name)) {
+            int r = subtree_rebinds((PyCodeObject *)c, name);
+            if (r != 0) {
+                return r;
+            }
+        }
+    }
+    return 0;
+}
+
 /* A fresh cell standing for a new function's cell (new reference); one per
  * new cell, so closures that shared a cell keep sharing it. */
 static PyObject *
@@ -277,7 +359,7 @@ build_closure(rl_txn *txn, PyFunctionObject *old, PyFunctionObject *new,
 {
     PyCodeObject *nco = (PyCodeObject *)new->func_code;
     PyCodeObject *oco = (PyCodeObject *)old->func_code;
-    PyObject *nfree = NULL, *ofree = NULL, *state = NULL, *out = NULL;
+    PyObject *nfree = NULL, *ofree = NULL, *out = NULL;
     int nn = rl_code_nfree(nco);
 
     if (nn == 0) {
@@ -316,13 +398,7 @@ build_closure(rl_txn *txn, PyFunctionObject *old, PyFunctionObject *new,
         cell = PyTuple_GET_ITEM(old->func_closure, j);
         Py_INCREF(cell);
         PyTuple_SET_ITEM(out, i, cell);
-        if (state == NULL) {
-            state = rebound_freevars(nco);
-            if (state == NULL) {
-                goto error;
-            }
-        }
-        int is_state = PySet_Contains(state, name);
+        int is_state = cell_is_state(txn, nco, name);
         if (is_state < 0) {
             goto error;
         }
@@ -352,12 +428,10 @@ build_closure(rl_txn *txn, PyFunctionObject *old, PyFunctionObject *new,
     }
     Py_DECREF(nfree);
     Py_DECREF(ofree);
-    Py_XDECREF(state);
     return out;
 error:
     Py_XDECREF(nfree);
     Py_XDECREF(ofree);
-    Py_XDECREF(state);
     Py_XDECREF(out);
     return NULL;
 }

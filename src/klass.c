@@ -624,6 +624,73 @@ add_path(PyObject *list, rl_txn *txn, Py_ssize_t idx, PyObject *key)
     return r;
 }
 
+/* A property whose accessors changed shape (a setter added, say): a new
+ * property of the same type over the kept accessor functions (new ref). */
+static PyObject *
+remap_property(rl_txn *txn, PyObject *nv)
+{
+    PyObject *parts[4] = {NULL}, *out = NULL;
+    PyObject *names[4] = {rl_st.str_fget, rl_st.str_fset, rl_st.str_fdel,
+                          rl_st.str_doc};
+    for (int i = 0; i < 4; i++) {
+        PyObject *v = PyObject_GetAttr(nv, names[i]);
+        if (v == NULL) {
+            goto done;
+        }
+        parts[i] = rl_map_value(txn, v);
+        Py_DECREF(v);
+        if (parts[i] == NULL) {
+            goto done;
+        }
+    }
+    out = PyObject_CallFunctionObjArgs((PyObject *)Py_TYPE(nv), parts[0],
+                                       parts[1], parts[2], parts[3], NULL);
+done:
+    for (int i = 0; i < 4; i++) {
+        Py_XDECREF(parts[i]);
+    }
+    return out;
+}
+
+/* The __class__ cell the new class body made (borrowed), or NULL: methods
+ * using super() or __class__ share it, and it points at the throwaway
+ * class. Added methods keep using it, so it must point at the kept one. */
+static PyObject *
+class_cell(PyTypeObject *new)
+{
+    PyObject *key, *v;
+    Py_ssize_t pos = 0;
+    PyObject *name = rl_st.str_class;
+    while (PyDict_Next(new->tp_dict, &pos, &key, &v)) {
+        int kind = member_kind(v);
+        PyObject *f = kind == M_FUNC ? Py_NewRef(v)
+                      : kind == M_PROPERTY ? member_func(v, rl_st.str_fget)
+                                           : member_func(v, inner_attr(kind));
+        if (f == NULL) {
+            continue;
+        }
+        PyFunctionObject *fn = (PyFunctionObject *)f;
+        PyObject *free = fn->func_closure
+                             ? rl_code_freevars((PyCodeObject *)fn->func_code)
+                             : NULL;
+        PyObject *cell = NULL;
+        for (Py_ssize_t i = 0; free != NULL && i < PyTuple_GET_SIZE(free); i++) {
+            if (PyUnicode_Compare(PyTuple_GET_ITEM(free, i), name) == 0
+                && i < PyTuple_GET_SIZE(fn->func_closure)) {
+                cell = PyTuple_GET_ITEM(fn->func_closure, i);
+                break;
+            }
+        }
+        Py_XDECREF(free);
+        Py_DECREF(f);
+        PyErr_Clear();
+        if (cell != NULL && PyCell_GET(cell) == (PyObject *)new) {
+            return cell;
+        }
+    }
+    return NULL;
+}
+
 static int
 stage_bases(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, int *changed)
 {
@@ -683,7 +750,13 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
                            || descriptor_kept(txn, ov, nv))) {
             continue;  /* kept object, patched in place */
         }
-        target = rl_map_value(txn, nv);
+        if (ov != NULL && member_kind(nv) == M_PROPERTY
+            && member_kind(ov) == M_PROPERTY) {
+            target = remap_property(txn, nv);
+        }
+        else {
+            target = rl_map_value(txn, nv);
+        }
         if (target == NULL) {
             goto done;
         }
@@ -735,6 +808,13 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
             goto done;
         }
         Py_CLEAR(target);
+    }
+    {
+        PyObject *cell = class_cell(new);
+        if (cell != NULL
+            && rl_txn_add(txn, RL_SWAP_CELL, cell, NULL, oldobj) == NULL) {
+            goto done;
+        }
     }
     /* what the new source no longer defines */
     items = PyDict_Items(old->tp_dict);

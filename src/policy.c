@@ -422,6 +422,29 @@ module_pairable(rl_txn *txn, PyObject *R, PyObject *S, PyObject *name,
     return !is_alias(S, name, nv, modname) && !is_alias(R, name, ov, modname);
 }
 
+/* The function an instance wrapper holds in its own __dict__ under
+ * __wrapped__ (functools.update_wrapper on a callable object), borrowed, or
+ * NULL. Only plain instances: no __getattr__ code runs. */
+static PyObject *
+instance_wrapped(PyObject *v)
+{
+    PyTypeObject *t = Py_TYPE(v);
+    if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE)
+        || t->tp_getattro != PyObject_GenericGetAttr) {
+        return NULL;
+    }
+    PyObject *d = PyObject_GenericGetDict(v, NULL);
+    if (d == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    PyObject *f = PyDict_CheckExact(d) ? PyDict_GetItemWithError(d, rl_st.str_wrapped)
+                                       : NULL;
+    PyErr_Clear();
+    Py_DECREF(d);  /* the instance keeps its dict, and f */
+    return (f != NULL && PyFunction_Check(f)) ? f : NULL;
+}
+
 /* shadow resolution (after exec) *******************************************/
 
 int
@@ -431,7 +454,6 @@ rl_policy_resolve_shadow(rl_txn *txn, rl_entry *e)
     PyObject *k, *nv;
     Py_ssize_t pos = 0;
     rl_optin opt;
-    (void)txn;
 
     if (rl_optin_read(S, &opt) < 0) {
         return -1;
@@ -454,8 +476,18 @@ rl_policy_resolve_shadow(rl_txn *txn, rl_entry *e)
         if (opted < 0) {
             goto error;
         }
+        if (opted) {
+            continue;
+        }
+        /* a callable object that wraps a function (@Memo): the old wrapper
+         * stays, as data does, and runs the new function */
+        PyObject *nw = instance_wrapped(nv), *ow = instance_wrapped(ov);
+        if (nw != NULL && ow != NULL && nw != ow && rl_defs_match(ow, nw)
+            && rl_pair(txn, ow, nw, e->name, k, -1) < 0) {
+            goto error;
+        }
         /* setting an existing key never resizes: safe while iterating */
-        if (!opted && PyDict_SetItem(S, k, ov) < 0) {
+        if (PyDict_SetItem(S, k, ov) < 0) {
             goto error;
         }
     }

@@ -346,6 +346,8 @@ txn_release_all(rl_txn *txn)
     }
     rl_ptrmap_clear(&txn->map);
     rl_ptrmap_clear(&txn->cellmap);
+    rl_ptrmap_clear(&txn->code_parents);
+    txn->have_parents = 0;
     if (txn->created) {
         Py_SETREF(txn->created, PyList_New(0));
     }
