@@ -141,6 +141,11 @@ def reload(modules: Union[None, ModuleRef, Iterable[ModuleRef]] = None, *,
            recursive: bool = False, strict: bool = False) -> Report:
     """Apply one batch; see the README. Raises ReloadError if nothing was applied."""
     started = time.perf_counter()
+    if _core.reloading():
+        # module code or a hook of a running batch: its modules are out of
+        # sys.modules and half-planned; a nested batch would see that
+        raise ReloadError("reload() called while a batch is running (from module "
+                          "code or a hook)", report=Report())
     with _batch_lock:
         try:
             batch = _collect(modules, bool(recursive))

@@ -656,7 +656,7 @@ Txn_execute(rl_txn *txn, PyObject *Py_UNUSED(ignored))
         if (e->state == 2) {
             continue;
         }
-        PyObject *m = PyImport_ImportModule(PyUnicode_AsUTF8(e->name));
+        PyObject *m = PyImport_Import(e->name);
         if (m == NULL) {
             goto done;
         }
