@@ -19,6 +19,14 @@ pending_entry(RlFinderObject *self, PyObject *name)
     return rl_txn_entry(self->txn, name);
 }
 
+/* Whether the live module is a package; reads its dict, so a module-level
+ * __getattr__ (user code) never runs. 1, 0 or -1. */
+static int
+is_package(rl_entry *e)
+{
+    return PyDict_Contains(PyModule_GetDict(e->module), rl_st.str_path);
+}
+
 static PyObject *
 RlFinder_find_spec(RlFinderObject *self, PyObject *const *args,
                    Py_ssize_t nargs, PyObject *kwnames)
@@ -36,7 +44,10 @@ RlFinder_find_spec(RlFinderObject *self, PyObject *const *args,
     if (e == NULL || e->state != 0) {
         Py_RETURN_NONE;
     }
-    int is_pkg = PyObject_HasAttr(e->module, rl_st.str_path);
+    int is_pkg = is_package(e);
+    if (is_pkg < 0) {
+        return NULL;
+    }
     kw = Py_BuildValue("{s:O,s:O}", "origin", e->path, "is_package",
                        is_pkg ? Py_True : Py_False);
     if (kw == NULL) {
@@ -56,9 +67,9 @@ RlFinder_find_spec(RlFinderObject *self, PyObject *const *args,
         goto done;
     }
     if (is_pkg) {
-        PyObject *p = PyObject_GetAttr(e->module, rl_st.str_path);
+        PyObject *p = PyDict_GetItemWithError(PyModule_GetDict(e->module),
+                                              rl_st.str_path);  // borrowed
         path = p != NULL ? PySequence_List(p) : NULL;
-        Py_XDECREF(p);
         if (path == NULL
             || PyObject_SetAttr(spec, rl_st.str_search_locs, path) < 0) {
             Py_CLEAR(spec);
@@ -189,7 +200,8 @@ RlFinder_is_package(RlFinderObject *self, PyObject *name)
         PyErr_Format(PyExc_ImportError, "%R is not part of this reload", name);
         return NULL;
     }
-    return PyBool_FromLong(PyObject_HasAttr(e->module, rl_st.str_path));
+    int r = is_package(e);
+    return r < 0 ? NULL : PyBool_FromLong(r);
 }
 
 static PyObject *
