@@ -199,7 +199,12 @@ def _apply(sources: List[_Source], strict: bool, started: float) -> Report:
                         failed, txn, started) from exc
         finally:
             _core.exit_reloading()
-        plan = txn.plan()
+        try:
+            plan = txn.plan()
+        except Exception as exc:  # the batch was released; nothing changed
+            failed = txn.failed or sources[0].name
+            raise _fail("cannot reload %s: %s" % (failed, exc), failed, txn,
+                        started) from exc
         if strict and plan["restart_required"]:
             txn.release()
             first = plan["restart_required"][0]

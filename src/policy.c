@@ -708,6 +708,16 @@ rl_policy_plan_module(rl_txn *txn, rl_entry *e, int pass)
         if (ov == nv || !module_pairable(txn, R, S, k, ov, nv, e->name)) {
             continue;
         }
+        if (PyFunction_Check(ov) && ((PyFunctionObject *)ov)->func_globals != R
+            && same_str(rl_module_of(ov), e->name)) {
+            /* patching it would leave code that reads another dict than
+             * the module's: refuse the batch */
+            PyErr_Format(PyExc_ValueError, "the functions of %U do not use "
+                         "its __dict__ as their globals (was the module's "
+                         "dict replaced?)", e->name);
+            Py_XSETREF(txn->failed, Py_NewRef(e->name));
+            goto done;
+        }
         int r = rl_pair(txn, ov, nv, e->name, k, -1);
         if (r < 0) {
             goto done;
