@@ -445,6 +445,25 @@ instance_wrapped(PyObject *v)
     return (f != NULL && PyFunction_Check(f)) ? f : NULL;
 }
 
+/* Whether function f reads a dict that claims to be this module's globals
+ * (its __name__ is modname) but is not the module's dict: the module's dict
+ * was replaced. A decorator's wrapper from another module copies
+ * __module__ but has that module's globals, and is fine. */
+static int
+globals_of_another_copy(PyObject *f, PyObject *R, PyObject *modname)
+{
+    PyObject *g = ((PyFunctionObject *)f)->func_globals;
+    if (g == R || !PyDict_Check(g)) {
+        return 0;
+    }
+    PyObject *name = PyDict_GetItemWithError(g, rl_st.str_name);
+    if (name == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    return PyUnicode_Check(name) && same_str(name, modname);
+}
+
 /* shadow resolution (after exec) *******************************************/
 
 int
@@ -708,8 +727,7 @@ rl_policy_plan_module(rl_txn *txn, rl_entry *e, int pass)
         if (ov == nv || !module_pairable(txn, R, S, k, ov, nv, e->name)) {
             continue;
         }
-        if (PyFunction_Check(ov) && ((PyFunctionObject *)ov)->func_globals != R
-            && same_str(rl_module_of(ov), e->name)) {
+        if (PyFunction_Check(ov) && globals_of_another_copy(ov, R, e->name)) {
             /* patching it would leave code that reads another dict than
              * the module's: refuse the batch */
             PyErr_Format(PyExc_ValueError, "the functions of %U do not use "
