@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import weakref
 from hashlib import blake2b
 from importlib.machinery import ModuleSpec
@@ -36,9 +37,12 @@ class Stamp(NamedTuple):
     module: Optional["weakref.ReferenceType[ModuleType]"]
 
 
-# module name -> Stamp. Plain dict operations only: each is atomic under the
-# GIL, and the import-time finder must stay cheap.
+# module name -> Stamp. The import-time finder writes without the lock (it
+# must stay cheap, and the import system serialises imports of one module);
+# the lock keeps the watcher's thread from overwriting a stamp that a reload
+# on another thread has just recorded.
 _stamps: Dict[str, Stamp] = {}
+_lock = threading.Lock()
 
 _CHUNK = 1 << 16  # below malloc's mmap threshold
 
@@ -80,45 +84,58 @@ def record(name: str, path: str, dig: bytes) -> None:
     """Note that ``name`` now runs the source whose digest is ``dig``."""
     module = sys.modules.get(name)
     ref = weakref.ref(module) if isinstance(module, ModuleType) else None
-    _stamps[name] = Stamp(path, dig, ref)
+    with _lock:
+        _stamps[name] = Stamp(path, dig, ref)
 
 
 def stamp_of(name: str) -> Optional[Stamp]:
     return _stamps.get(name)
 
 
-def _current(name: str, module: object) -> Optional[Stamp]:
+def current(name: str, module: object) -> Optional[Stamp]:
     """The stamp of the loaded ``module``, taken now if it has none that fits."""
     path = _config.source_path(module)  # type: ignore[arg-type]
     if path is None:
         return None
     st = _stamps.get(name)
-    if st is not None and st.path == path:
-        if st.module is None:
-            st = st._replace(module=weakref.ref(module))  # type: ignore[arg-type]
-            _stamps[name] = st
-            return st
-        if st.module() is module:
-            return st
-    # Never seen, or loaded again without our finder (spec_from_file_location,
-    # a meta_path finder ahead of ours): describe the file as it is now.
-    dig = file_digest(path)
-    if dig is None:
-        return None
-    st = Stamp(path, dig, weakref.ref(module))  # type: ignore[arg-type]
-    _stamps[name] = st
-    return st
+    if st is not None and st.path == path and st.module is not None and \
+            st.module() is module:
+        return st
+    if st is not None and st.path == path and st.module is None:
+        # stamped at its import, seen loaded for the first time
+        fresh = st._replace(module=weakref.ref(module))  # type: ignore[arg-type]
+    else:
+        # Never seen, or loaded again behind our finder's back
+        # (spec_from_file_location, a finder ahead of ours): the file as it
+        # is now is the best account of what runs.
+        dig = file_digest(path)
+        if dig is None:
+            return None
+        fresh = Stamp(path, dig, weakref.ref(module))  # type: ignore[arg-type]
+    with _lock:
+        if _stamps.get(name) is st:  # unless a reload recorded one meanwhile
+            _stamps[name] = fresh
+        return _stamps[name]
+
+
+def reloadable(name: str, module: object) -> bool:
+    """What _config.why_not allows, except the main script under another
+    name: ``import multiprocessing`` (which watchfiles does) aliases it as
+    ``__mp_main__``, and reloading that would run the whole script again."""
+    if name == "__mp_main__" or module is sys.modules.get("__main__"):
+        return False
+    return _config.why_not(name, module) is None
 
 
 def _reloadable() -> List[Tuple[str, object]]:
     return [(name, module) for name, module in list(sys.modules.items())
-            if _config.why_not(name, module) is None]
+            if reloadable(name, module)]
 
 
 def stamp_loaded() -> None:
     """Stamp every loaded, reloadable module that has no stamp yet."""
     for name, module in _reloadable():
-        _current(name, module)
+        current(name, module)
 
 
 def changed() -> List[str]:
@@ -127,7 +144,7 @@ def changed() -> List[str]:
     not listed."""
     out = []
     for name, module in _reloadable():
-        st = _current(name, module)
+        st = current(name, module)
         if st is None:
             continue
         dig = file_digest(st.path)
@@ -179,28 +196,31 @@ class _ImportStamper:
             # module, not an import: its stamp must describe what runs.
             # importlib.reload() passes the module as target and is stamped.
             return
-        if not self._wanted(name, origin):
-            return
-        dig = file_digest(origin)
-        if dig is not None:
-            _stamps[name] = Stamp(origin, dig, None)
-
-    def _wanted(self, name: str, origin: str) -> bool:
-        if name == "reloader" or name.startswith("reloader."):
-            return False
         folder = os.path.dirname(origin)
         wanted = self._dirs.get(folder)
         if wanted is None:
-            # Where configure() would refuse by default, nobody reloads; a
-            # module that configure(include=...) lets in later is stamped
-            # the first time changed() sees it.
-            real = os.path.join(os.path.realpath(folder), "")
-            wanted = not any(real.startswith(root) for root in _config._SYSTEM_ROOTS)
-            self._dirs[folder] = wanted
-        return wanted
+            wanted = self._dirs[folder] = _stamped_folder(folder)
+        if wanted:
+            data = read_source(origin)
+            if data is not None:
+                _stamps[name] = Stamp(origin, digest(data), None)
 
     def invalidate_caches(self) -> None:
         self._dirs.clear()
+
+
+def _stamped_folder(folder: str) -> bool:
+    """Whether modules imported from ``folder`` are stamped at import: not
+    reloader's own, and not in the standard library or site-packages, where
+    configure() refuses by default (a module that configure(include=...) lets
+    in later is stamped the first time changed() sees it)."""
+    real = os.path.join(os.path.realpath(folder), "")
+    if real == _OWN_FOLDER:
+        return False
+    return not any(real.startswith(root) for root in _config._SYSTEM_ROOTS)
+
+
+_OWN_FOLDER = os.path.join(os.path.realpath(os.path.dirname(__file__)), "")
 
 
 def _install() -> None:
