@@ -131,6 +131,12 @@ def _compile(name: str, module: types.ModuleType) -> _Source:
     return _Source(name, module, path, code, digest)
 
 
+def run_on_main_thread(fn) -> bool:
+    """Ask CPython to call ``fn()`` on the main thread at its next safe point
+    (Py_AddPendingCall). False when CPython's queue is full."""
+    return _core.add_pending_call(fn)
+
+
 def precompiled(path: str, digest: bytes, code: types.CodeType) -> None:
     """Offer code compiled elsewhere (the watcher's helper process) for the
     source whose content has this digest."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 import _thread
 import argparse
 import builtins
-import ctypes
 import io
 import logging
 import os
@@ -126,12 +125,6 @@ def _log_errors() -> None:
 
 # applying on the main thread ***********************************************
 
-_PendingCall = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
-# Callbacks handed to CPython stay alive for good: one may still be queued
-# when its pump is gone.
-_callbacks: List[object] = []
-
-
 class _MainThreadPump:
     """Runs ``watcher.poll()`` on the main thread whenever the watcher has
     something pending, and only then."""
@@ -143,11 +136,6 @@ class _MainThreadPump:
         self._scheduled = False
         self._closed = False
         self._retry: Optional[threading.Timer] = None
-        self._callback = _PendingCall(self._on_main_thread)
-        _callbacks.append(self._callback)
-        self._add = ctypes.pythonapi.Py_AddPendingCall
-        self._add.argtypes = [_PendingCall, ctypes.c_void_p]
-        self._add.restype = ctypes.c_int
         watcher._on_pending = self.schedule
         self.schedule()  # anything that became pending before we listened
 
@@ -157,7 +145,7 @@ class _MainThreadPump:
             if self._scheduled or self._closed:
                 return
             self._scheduled = True
-        if self._add(self._callback, None) != 0:
+        if not _api.run_on_main_thread(self._on_main_thread):
             # CPython's queue is full (it holds 32 calls): try again shortly.
             with self._lock:
                 self._scheduled = False
@@ -173,9 +161,9 @@ class _MainThreadPump:
             self._retry.daemon = True
             self._retry.start()
 
-    def _on_main_thread(self, _arg: object) -> int:
+    def _on_main_thread(self) -> int:
         # Called by the interpreter between two bytecodes of the main thread.
-        # Must return 0: -1 would raise an exception inside the script.
+        # Nothing may escape into the script's frames.
         with self._lock:
             self._scheduled = False
             if self._closed:

@@ -59,6 +59,36 @@ core_find_instances(PyObject *Py_UNUSED(m), PyObject *classes)
     return rl_find_instances(classes);
 }
 
+/* Runs on the main thread at its next safe point, with the GIL. Errors go
+ * to sys.unraisablehook: -1 would raise inside whatever the thread runs. */
+static int
+pending_trampoline(void *arg)
+{
+    PyObject *fn = arg;
+    PyObject *r = PyObject_CallNoArgs(fn);
+    if (r == NULL) {
+        PyErr_WriteUnraisable(fn);
+    }
+    Py_XDECREF(r);
+    Py_DECREF(fn);
+    return 0;
+}
+
+static PyObject *
+core_add_pending_call(PyObject *Py_UNUSED(m), PyObject *fn)
+{
+    if (!PyCallable_Check(fn)) {
+        PyErr_SetString(PyExc_TypeError, "add_pending_call() needs a callable");
+        return NULL;
+    }
+    Py_INCREF(fn);
+    if (Py_AddPendingCall(pending_trampoline, fn) < 0) {
+        Py_DECREF(fn);  /* the queue is full: the caller tries again */
+        Py_RETURN_FALSE;
+    }
+    Py_RETURN_TRUE;
+}
+
 static PyMethodDef core_methods[] = {
     {"reloading", core_reloading, METH_NOARGS,
      "True in the thread running a batch, while its code and hooks run."},
@@ -66,6 +96,9 @@ static PyMethodDef core_methods[] = {
     {"exit_reloading", core_exit_reloading, METH_NOARGS, NULL},
     {"find_instances", core_find_instances, METH_O,
      "Live instances of the given classes and their subclasses."},
+    {"add_pending_call", core_add_pending_call, METH_O,
+     "Call fn() on the main thread at its next safe point; False if "
+     "CPython's queue is full."},
     {NULL}
 };
 
