@@ -113,7 +113,8 @@ def _matches(name: str, path: str, rules: Tuple[Tuple[str, ...], Tuple[str, ...]
 
 def why_not(name: str, module: object) -> Optional[str]:
     """Why ``module`` (loaded as ``name``) may not be reloaded, or None."""
-    if name == "__main__":
+    if name in ("__main__", "__mp_main__") or module is sys.modules.get("__main__"):
+        # multiprocessing aliases __main__ as __mp_main__: the same script
         return "__main__ cannot be reloaded"
     if name == "reloader" or name.startswith("reloader."):
         return "reloader does not reload itself"

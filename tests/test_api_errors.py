@@ -256,3 +256,22 @@ def test_is_reloadable_for_a_plain_module(mods):
     m = mods.module("m", "X = 1\n")
     assert reloader.is_reloadable(m) is True
     assert reloader.is_reloadable(mods.n("m")) is True
+
+
+def test_main_module_under_its_multiprocessing_alias_is_refused():
+    # multiprocessing registers the running script again as __mp_main__
+    import multiprocessing  # noqa: F401
+    main = sys.modules["__main__"]
+    saved = sys.modules.get("__mp_main__")
+    sys.modules["__mp_main__"] = main
+    try:
+        with pytest.raises(reloader.ReloadError) as info:
+            reloader.reload("__mp_main__")
+        assert info.value.module == "__mp_main__"
+        assert sys.modules["__mp_main__"] is main
+        assert not reloader.is_reloadable("__mp_main__")
+    finally:
+        if saved is None:
+            sys.modules.pop("__mp_main__", None)
+        else:
+            sys.modules["__mp_main__"] = saved
