@@ -23,9 +23,11 @@ ModuleRef = Union[str, types.ModuleType]
 
 # Two concurrent reload() calls run one after the other.
 _batch_lock = threading.RLock()
-# path -> (digest, code): compiled code keyed by source content, so an
-# unchanged file is not compiled twice and a stale code object is never used.
-_code_cache: Dict[str, Tuple[bytes, types.CodeType]] = {}
+# path -> (digest, code, source or None): code compiled ahead of time (by
+# the watcher's helper process), keyed by source content so that a stale code
+# object is never used. An entry is dropped once a reload has used it: the
+# code then lives in the functions, and a cached copy would only hold memory.
+_code_cache: Dict[str, Tuple[bytes, types.CodeType, Optional[bytes]]] = {}
 
 
 class _Source(NamedTuple):
@@ -118,8 +120,11 @@ def _compile(name: str, module: types.ModuleType) -> _Source:
     except OSError as exc:
         raise ReloadError("cannot read the source of %s: %s" % (name, exc),
                           module=name) from exc
+    hit = _code_cache.pop(path, None)
+    if hit is not None and hit[2] is not None and hit[2] == data:
+        # the very bytes it was compiled from: no need to hash them again
+        return _Source(name, module, path, hit[1], hit[0])
     digest = _stamps.digest(data)
-    hit = _code_cache.get(path)
     if hit is not None and hit[0] == digest:
         return _Source(name, module, path, hit[1], digest)
     try:
@@ -127,7 +132,6 @@ def _compile(name: str, module: types.ModuleType) -> _Source:
     except Exception as exc:  # SyntaxError, ValueError (NUL), RecursionError, ...
         raise ReloadError("cannot compile %s: %s: %s" % (name, type(exc).__name__, exc),
                           module=name) from exc
-    _code_cache[path] = (digest, code)
     return _Source(name, module, path, code, digest)
 
 
@@ -137,10 +141,12 @@ def run_on_main_thread(fn) -> bool:
     return _core.add_pending_call(fn)
 
 
-def precompiled(path: str, digest: bytes, code: types.CodeType) -> None:
+def precompiled(path: str, digest: bytes, code: types.CodeType,
+                source: Optional[bytes] = None) -> None:
     """Offer code compiled elsewhere (the watcher's helper process) for the
-    source whose content has this digest."""
-    _code_cache[path] = (digest, code)
+    source whose content has this digest. With ``source`` (those bytes), the
+    next reload compares bytes instead of hashing the file again."""
+    _code_cache[path] = (digest, code, source)
 
 
 def reload(modules: Union[None, ModuleRef, Iterable[ModuleRef]] = None, *,

@@ -609,7 +609,7 @@ class Watcher:
                 return None
         code = self._compiler.compile(path, source)
         if code is not None:
-            _api.precompiled(path, dig, code)
+            _api.precompiled(path, dig, code, source)
         return dig
 
     def _drop(self, name: str) -> None:

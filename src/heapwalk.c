@@ -3,29 +3,13 @@
 #include "reloader.h"
 
 typedef struct {
-    PyObject *classes;   /* tuple of types */
+    rl_ptrmap types;     /* every target class and subclass -> itself */
     PyObject *out;       /* list */
-    PyTypeObject *last;  /* one-entry cache: heaps hold runs of one type */
-    int last_hit;
     int failed;
 } walk_ctx;
 
-static int
-matches(walk_ctx *ctx, PyTypeObject *t)
-{
-    if (t == ctx->last) {
-        return ctx->last_hit;
-    }
-    int hit = 0;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(ctx->classes) && !hit; i++) {
-        hit = PyType_IsSubtype(t, (PyTypeObject *)PyTuple_GET_ITEM(ctx->classes, i));
-    }
-    ctx->last = t;
-    ctx->last_hit = hit;
-    return hit;
-}
-
-/* Pure C: type checks and an append; runs no Python code, frees nothing. */
+/* Pure C: a type check, one probe and an append; runs no Python code and
+ * frees nothing. */
 static int
 visit(PyObject *op, void *arg)
 {
@@ -34,41 +18,74 @@ visit(PyObject *op, void *arg)
     if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE) || op == ctx->out) {
         return 1;  /* instances of Python classes only */
     }
-    if (matches(ctx, t) && PyList_Append(ctx->out, op) < 0) {
+    if (rl_ptrmap_get(&ctx->types, (PyObject *)t) != NULL
+        && PyList_Append(ctx->out, op) < 0) {
         ctx->failed = 1;
         return 0;  /* stop */
     }
     return 1;      /* continue (the 3.12/3.13 docs say the opposite) */
 }
 
+/* Put cls and all its subclasses, recursively, into the set. */
+static int
+add_with_subclasses(rl_ptrmap *set, PyObject *cls, int depth)
+{
+    if (rl_ptrmap_get(set, cls) != NULL) {
+        return 0;
+    }
+    if (depth > 200 || rl_ptrmap_put(set, cls, cls) < 0) {
+        return depth > 200 ? 0 : -1;
+    }
+    PyObject *subs = PyObject_CallMethod(cls, "__subclasses__", NULL);
+    if (subs == NULL) {
+        return -1;
+    }
+    int rv = 0;
+    for (Py_ssize_t i = 0; rv == 0 && PyList_Check(subs) && i < PyList_GET_SIZE(subs); i++) {
+        rv = add_with_subclasses(set, PyList_GET_ITEM(subs, i), depth + 1);
+    }
+    Py_DECREF(subs);
+    return rv;
+}
+
 PyObject *
 rl_find_instances(PyObject *classes)
 {
-    walk_ctx ctx = {classes, PyList_New(0), NULL, 0, 0};
+    walk_ctx ctx = {{NULL, 0, 0}, PyList_New(0), 0};
     if (ctx.out == NULL) {
         return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(classes); i++) {
+        if (add_with_subclasses(&ctx.types, PyTuple_GET_ITEM(classes, i), 0) < 0) {
+            goto error;
+        }
     }
 #if RL_PY312
     PyUnstable_GC_VisitObjects(visit, &ctx);
 #else
-    /* no C visitor before 3.12: gc.get_objects() is the cheapest walk */
-    PyObject *gc = PyImport_ImportModule("gc");
-    PyObject *all = gc ? PyObject_CallMethod(gc, "get_objects", NULL) : NULL;
-    Py_XDECREF(gc);
-    if (all == NULL) {
-        Py_DECREF(ctx.out);
-        return NULL;
+    {
+        /* no C visitor before 3.12: gc.get_objects() is the cheapest walk */
+        PyObject *gc = PyImport_ImportModule("gc");
+        PyObject *all = gc ? PyObject_CallMethod(gc, "get_objects", NULL) : NULL;
+        Py_XDECREF(gc);
+        if (all == NULL) {
+            goto error;
+        }
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(all) && !ctx.failed; i++) {
+            visit(PyList_GET_ITEM(all, i), &ctx);
+        }
+        Py_DECREF(all);
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(all) && !ctx.failed; i++) {
-        visit(PyList_GET_ITEM(all, i), &ctx);
-    }
-    Py_DECREF(all);
 #endif
     if (ctx.failed) {
-        Py_DECREF(ctx.out);
-        return NULL;
+        goto error;
     }
+    rl_ptrmap_clear(&ctx.types);
     return ctx.out;
+error:
+    rl_ptrmap_clear(&ctx.types);
+    Py_DECREF(ctx.out);
+    return NULL;
 }
 
 PyObject *
