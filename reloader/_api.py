@@ -224,7 +224,12 @@ def _apply(sources: List[_Source], strict: bool, started: float) -> Report:
                         first[0], txn, started, plan)
         hooked = [name for name in txn.order if txn.defines(name, "__reload__")]
         olds = {name: MappingProxyType(dict(sys.modules[name].__dict__)) for name in hooked}
-        txn.commit(bool(hooked))
+        try:
+            txn.commit(bool(hooked))
+        except Exception as exc:  # undone by the core before it raised
+            raise _fail("cannot commit %s: %s: %s" % (", ".join(txn.order),
+                        type(exc).__name__, exc), sources[0].name, txn,
+                        started, plan) from exc
         if hooked:
             _run_module_hooks(txn, hooked, olds, started, plan)
         txn.release()

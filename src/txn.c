@@ -638,8 +638,11 @@ Txn_execute(rl_txn *txn, PyObject *Py_UNUSED(ignored))
     }
     Py_INCREF(meta_path);
     before = PyDict_Copy(modules);
+    if (before == NULL) {
+        goto done;
+    }
     finder = rl_finder_new(txn);
-    if (before == NULL || finder == NULL || PyList_Insert(meta_path, 0, finder) < 0) {
+    if (finder == NULL || PyList_Insert(meta_path, 0, finder) < 0) {
         goto done;
     }
     for (Py_ssize_t i = 0; i < txn->n; i++) {
