@@ -7,8 +7,8 @@
 /* value comparison *******************************************************/
 
 /* Builtin immutable types whose comparison runs no user code. */
-static int
-is_plain_immutable(PyObject *v)
+int
+rl_is_plain_immutable(PyObject *v)
 {
     PyTypeObject *t = Py_TYPE(v);
     return t == &PyLong_Type || t == &PyUnicode_Type || t == &PyBytes_Type
@@ -52,7 +52,7 @@ rl_same_value(PyObject *a, PyObject *b)
         PyObject *it = PyObject_GetIter(a), *item;
         int same = (it != NULL);
         while (same && (item = PyIter_Next(it)) != NULL) {
-            int r = is_plain_immutable(item) ? PySet_Contains(b, item) : 0;
+            int r = rl_is_plain_immutable(item) ? PySet_Contains(b, item) : 0;
             Py_DECREF(item);
             same = (r == 1);
         }
@@ -71,7 +71,7 @@ rl_same_value(PyObject *a, PyObject *b)
         }
         return !differs && !moved;
     }
-    if (!is_plain_immutable(a)) {
+    if (!rl_is_plain_immutable(a)) {
         return 0;
     }
     int r = PyObject_RichCompareBool(a, b, Py_EQ);

@@ -793,8 +793,14 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
                 goto done;
             }
             if (!opted || rl_same_value(target, ov)) {
+                /* class data keeps its runtime value; the methods' defaults
+                 * that held the new object get the kept one */
+                if (!opted && !rl_is_plain_immutable(nv)
+                    && rl_map_put(txn, nv, ov) < 0) {
+                    goto done;
+                }
                 Py_CLEAR(target);
-                continue;  /* class data keeps its runtime value */
+                continue;
             }
             if (add_path(txn->data_replaced, txn, idx, key) < 0) {
                 goto done;

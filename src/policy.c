@@ -505,6 +505,12 @@ rl_policy_resolve_shadow(rl_txn *txn, rl_entry *e)
             && rl_pair(txn, ow, nw, e->name, k, -1) < 0) {
             goto error;
         }
+        /* The new object stands for the kept one wherever the new code
+         * holds it: a default (x=_MISSING), a cell, a class attribute.
+         * Not for ints and strings, which other names share by value. */
+        if (!rl_is_plain_immutable(nv) && rl_map_put(txn, nv, ov) < 0) {
+            goto error;
+        }
         /* setting an existing key never resizes: safe while iterating */
         if (PyDict_SetItem(S, k, ov) < 0) {
             goto error;

@@ -193,6 +193,8 @@ int rl_function_stage(rl_txn *txn, PyObject *old, PyObject *new,
                       int *changed);
 /* Compare two values without running user code: 1 same, 0 not. */
 int rl_same_value(PyObject *a, PyObject *b);
+/* int, str, bytes, float, None, ...: values without identity of their own. */
+int rl_is_plain_immutable(PyObject *v);
 
 /* klass.c */
 /* Pass 1 for class pair idx: stage its dict, bases and enum members. */

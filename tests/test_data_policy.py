@@ -521,3 +521,34 @@ def test_functions_inside_a_replaced_container_run_new_code(mods):
     m = mods.module("m", src % 1)
     mods.update("m", src % 2)
     assert [h() for h in m.HANDLERS] == ["a2"]
+
+
+def test_sentinel_default_stays_the_kept_module_object(mods):
+    # a default that is module data is the kept object, so `is` keeps working
+    src = """
+        _MISSING = object()
+
+        def get(x=_MISSING):
+            return "missing" if x is _MISSING else x %s
+    """
+    m = mods.module("m", src % "")
+    missing, get = m._MISSING, m.get
+    r = mods.update("m", src % "")
+    assert m._MISSING is missing and get.__defaults__[0] is missing
+    assert get() == "missing" and r.updated == ()
+    mods.update("m", src % "* 2")
+    assert get() == "missing" and get(3) == 6
+
+
+def test_class_sentinel_default_stays_the_kept_class_object(mods):
+    src = """
+        class K:
+            NOTHING = object()
+
+            def pick(self, x=NOTHING):
+                return "nothing" if x is K.NOTHING else x %s
+    """
+    m = mods.module("m", src % "")
+    k, nothing = m.K(), m.K.NOTHING
+    mods.update("m", src % "+ 1")
+    assert m.K.NOTHING is nothing and k.pick() == "nothing" and k.pick(1) == 2
