@@ -11,6 +11,15 @@ int
 rl_is_plain_immutable(PyObject *v)
 {
     PyTypeObject *t = Py_TYPE(v);
+    if (t == &PyTuple_Type) {
+        /* the compiler shares equal constant tuples between names */
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(v); i++) {
+            if (!rl_is_plain_immutable(PyTuple_GET_ITEM(v, i))) {
+                return 0;
+            }
+        }
+        return 1;
+    }
     return t == &PyLong_Type || t == &PyUnicode_Type || t == &PyBytes_Type
            || t == &PyFloat_Type || t == &PyComplex_Type || t == &PyBool_Type
            || v == Py_None || v == Py_Ellipsis || t == &PyRange_Type

@@ -802,10 +802,10 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
                 Py_CLEAR(target);
                 continue;
             }
+            /* data replaced is reported as such, not as an update */
             if (add_path(txn->data_replaced, txn, idx, key) < 0) {
                 goto done;
             }
-            *changed = 1;
         }
         else {
             *changed = 1;  /* a definition replaced by another */

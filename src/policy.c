@@ -12,6 +12,16 @@ rl_qualify(PyObject *prefix, PyObject *name)
     return PyUnicode_FromFormat("%U.%U", prefix, name);
 }
 
+/* The opt-in declarations are definitions, like dunders: the new source's
+ * one counts, also in the single-underscore spelling. */
+static int
+is_declaration(PyObject *name)
+{
+    return PyUnicode_Check(name)
+           && (PyUnicode_Compare(name, rl_st.str_reload_data1) == 0
+               || PyUnicode_Compare(name, rl_st.str_reload_all1) == 0);
+}
+
 int
 rl_is_dunder(PyObject *name)
 {
@@ -478,7 +488,8 @@ rl_policy_resolve_shadow(rl_txn *txn, rl_entry *e)
         return -1;
     }
     while (PyDict_Next(S, &pos, &k, &nv)) {
-        if (!PyUnicode_Check(k) || rl_is_dunder(k) || rl_kind(nv) != RL_K_DATA) {
+        if (!PyUnicode_Check(k) || rl_is_dunder(k) || is_declaration(k)
+            || rl_kind(nv) != RL_K_DATA) {
             continue;
         }
         PyObject *ov = PyDict_GetItemWithError(R, k);
@@ -621,7 +632,7 @@ plan_bindings(rl_txn *txn, rl_entry *e)
             continue;
         }
         int nkind = rl_kind(nv), okind = ov ? rl_kind(ov) : -1;
-        if (nkind == RL_K_DATA && rl_is_dunder(k)) {
+        if (nkind == RL_K_DATA && (rl_is_dunder(k) || is_declaration(k))) {
             /* dunders are definitions: they follow the new source */
             if (rl_same_value(target, ov)) {
                 Py_CLEAR(target);
