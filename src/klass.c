@@ -314,7 +314,8 @@ static int
 pair_funcs(rl_txn *txn, PyObject *of, PyObject *nf, PyObject *key,
            Py_ssize_t idx)
 {
-    if (of == NULL || nf == NULL || of == nf || !rl_defs_match(of, nf)) {
+    if (of == NULL || nf == NULL || of == nf
+        || !rl_funcs_match(of, nf, txn->cur_module)) {
         return 0;
     }
     return rl_pair(txn, of, nf, NULL, key, idx);

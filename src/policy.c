@@ -413,6 +413,19 @@ rl_pair(rl_txn *txn, PyObject *old, PyObject *new, PyObject *prefix,
     }
 }
 
+int
+rl_funcs_match(PyObject *old, PyObject *new, PyObject *modname)
+{
+    if (rl_defs_match(old, new)) {
+        return 1;
+    }
+    /* a decorator's wrapper: functools.wraps copies the function's
+     * qualified name, a plain one keeps its own; both claim this module */
+    return PyFunction_Check(old) && PyFunction_Check(new)
+           && same_str(rl_module_of(old), modname)
+           && same_str(rl_module_of(new), modname);
+}
+
 /* Whether module modname should pair name's old and new values: both are
  * the same definition, bound under its own name (not an alias), and made by
  * this module or by no module of the batch (a factory's closure). */
@@ -420,7 +433,7 @@ static int
 module_pairable(rl_txn *txn, PyObject *R, PyObject *S, PyObject *name,
                 PyObject *ov, PyObject *nv, PyObject *modname)
 {
-    if (!rl_defs_match(ov, nv)) {
+    if (!rl_funcs_match(ov, nv, modname)) {
         return 0;
     }
     PyObject *nmod = rl_module_of(nv);

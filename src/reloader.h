@@ -229,6 +229,9 @@ PyObject *rl_pair_subpath(rl_txn *txn, Py_ssize_t idx, PyObject *key);
 /* Whether two functions, classes or lru wrappers are the same definition
  * (same module and qualified name). */
 int rl_defs_match(PyObject *old, PyObject *new);
+/* rl_defs_match, or two functions that both claim module modname (a plain
+ * and a functools.wraps wrapper of one definition). */
+int rl_funcs_match(PyObject *old, PyObject *new, PyObject *modname);
 /* The qualified name of a function or class (borrowed) or NULL. */
 PyObject *rl_qualname_of(PyObject *v);
 /* The __module__ of a function or class (borrowed) or NULL. */
