@@ -709,3 +709,50 @@ done:
     }
     return rv;
 }
+
+/* A function the new code made that stays as it is (an added name): the
+ * defaults and cells that hold throwaway objects get the kept ones. */
+int
+rl_function_fixup(rl_txn *txn, PyObject *fobj)
+{
+    PyFunctionObject *f = (PyFunctionObject *)fobj;
+    PyObject *defaults = NULL, *kwdefaults = NULL;
+    int rv = -1;
+
+    if (f->func_defaults != NULL) {
+        defaults = map_tuple(txn, f->func_defaults);
+        if (defaults == NULL) {
+            goto done;
+        }
+    }
+    if (f->func_kwdefaults != NULL) {
+        kwdefaults = map_dict(txn, f->func_kwdefaults);
+        if (kwdefaults == NULL) {
+            goto done;
+        }
+    }
+    if (defaults != f->func_defaults || kwdefaults != f->func_kwdefaults) {
+        rl_swap *s = rl_txn_add(txn, RL_SWAP_FUNC, fobj, NULL, NULL);
+        if (s == NULL) {
+            goto done;
+        }
+        s->mask = (1u << RL_F_DEFAULTS) | (1u << RL_F_KWDEFAULTS);
+        s->val[RL_F_DEFAULTS] = defaults;
+        s->val[RL_F_KWDEFAULTS] = kwdefaults;
+        defaults = kwdefaults = NULL;
+    }
+    for (Py_ssize_t i = 0; f->func_closure && i < PyTuple_GET_SIZE(f->func_closure); i++) {
+        PyObject *cell = PyTuple_GET_ITEM(f->func_closure, i);
+        PyObject *content = PyCell_GET(cell);
+        PyObject *kept = content ? rl_map_lookup(txn, content) : NULL;
+        if (kept != NULL && kept != content
+            && rl_txn_add(txn, RL_SWAP_CELL, cell, NULL, kept) == NULL) {
+            goto done;
+        }
+    }
+    rv = 0;
+done:
+    Py_XDECREF(defaults);
+    Py_XDECREF(kwdefaults);
+    return rv;
+}

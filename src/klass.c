@@ -692,6 +692,69 @@ class_cell(PyTypeObject *new)
     return NULL;
 }
 
+int
+rl_stage_new_object(rl_txn *txn, PyObject *v)
+{
+    if (rl_map_lookup(txn, v) != NULL) {
+        return 0;  /* a kept object stands for it */
+    }
+    if (PyFunction_Check(v)) {
+        return rl_function_fixup(txn, v);
+    }
+    if (PyType_Check(v) && (((PyTypeObject *)v)->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+        /* an added class derived from a kept class: from its throwaway copy */
+        PyTypeObject *t = (PyTypeObject *)v;
+        PyObject *bases = mapped_bases(txn, t);
+        if (bases == NULL) {
+            return -1;
+        }
+        int r = 0;
+        if (!same_items(bases, t->tp_bases)) {
+            r = rl_txn_add(txn, RL_SWAP_BASES, v, NULL, bases) ? 0 : -1;
+        }
+        Py_DECREF(bases);
+        return r;
+    }
+    if (PyDict_CheckExact(v)) {
+        PyObject *k, *x;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(v, &pos, &k, &x)) {
+            PyObject *kept = rl_map_lookup(txn, x);
+            if (kept != NULL && kept != x
+                && rl_txn_add(txn, RL_SWAP_DICT, v, k, kept) == NULL) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The __dict__ and __weakref__ descriptors a class body makes when no base
+ * gives them. A class that loses the mixin it inherited them from needs its
+ * own: the new body's getter and setter, bound to the kept class. */
+static int
+stage_layout_descriptors(rl_txn *txn, PyTypeObject *old, PyTypeObject *new)
+{
+    PyObject *keys[] = {rl_st.str_dict, rl_st.str_weakref};
+    for (int i = 0; i < 2; i++) {
+        PyObject *nd = dict_get(new->tp_dict, keys[i]);
+        if (nd == NULL || Py_TYPE(nd) != &PyGetSetDescr_Type
+            || dict_get(old->tp_dict, keys[i]) != NULL) {
+            continue;
+        }
+        PyObject *d = PyDescr_NewGetSet(old, ((PyGetSetDescrObject *)nd)->d_getset);
+        if (d == NULL) {
+            return -1;
+        }
+        rl_swap *s = rl_txn_add(txn, RL_SWAP_TYPEATTR, (PyObject *)old, keys[i], d);
+        Py_DECREF(d);
+        if (s == NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int
 stage_bases(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, int *changed)
 {
@@ -731,6 +794,9 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
         goto done;
     }
     if (enumcls && stage_enum_added(txn, old, new, idx, changed) < 0) {
+        goto done;
+    }
+    if (stage_layout_descriptors(txn, old, new) < 0) {
         goto done;
     }
     PyObject *nmap = enumcls ? member_map(new) : NULL;
@@ -811,7 +877,8 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
         else {
             *changed = 1;  /* a definition replaced by another */
         }
-        if (rl_txn_add(txn, RL_SWAP_TYPEATTR, oldobj, key, target) == NULL) {
+        if (rl_stage_new_object(txn, target) < 0
+            || rl_txn_add(txn, RL_SWAP_TYPEATTR, oldobj, key, target) == NULL) {
             goto done;
         }
         Py_CLEAR(target);

@@ -678,7 +678,8 @@ plan_bindings(rl_txn *txn, rl_entry *e)
                 goto done;
             }
         }
-        if (rl_txn_add(txn, RL_SWAP_DICT, R, k, target) == NULL) {
+        if (rl_stage_new_object(txn, target) < 0
+            || rl_txn_add(txn, RL_SWAP_DICT, R, k, target) == NULL) {
             goto done;
         }
         Py_CLEAR(target);

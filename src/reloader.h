@@ -191,6 +191,13 @@ int rl_code_compare(PyObject *a, PyObject *b, int *differs, int *moved);
 /* Stage new's definition into old. *changed set to 1 when it differs. */
 int rl_function_stage(rl_txn *txn, PyObject *old, PyObject *new,
                       int *changed);
+/* Stage kept objects into the defaults and cells of a function the new code
+ * made and that is bound as it is. 0 or -1. */
+int rl_function_fixup(rl_txn *txn, PyObject *f);
+/* Stage what an object the new code made needs before it goes live: an
+ * added class its kept bases, an added function its kept defaults, a dict
+ * its kept values. 0 or -1. */
+int rl_stage_new_object(rl_txn *txn, PyObject *v);
 /* Compare two values without running user code: 1 same, 0 not. */
 int rl_same_value(PyObject *a, PyObject *b);
 /* int, str, bytes, float, None, ...: values without identity of their own. */

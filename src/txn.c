@@ -122,9 +122,12 @@ apply_typeattr(rl_swap *s, int undo)
             return 0;
         }
     }
-    if (PyUnicode_CompareWithASCIIString(s->key, "__doc__") == 0) {
-        /* what type's __doc__ setter does, less its audit event (Python
-         * code) */
+    if (PyUnicode_CompareWithASCIIString(s->key, "__doc__") == 0
+        || PyUnicode_CompareWithASCIIString(s->key, "__dict__") == 0
+        || PyUnicode_CompareWithASCIIString(s->key, "__weakref__") == 0) {
+        /* type's own descriptors for these names shadow the class dict on
+         * setattr (__dict__ is read-only, __doc__ runs an audit hook): write
+         * the dict as type's __doc__ setter does, and invalidate caches */
         int r = v ? PyDict_SetItem(t->tp_dict, s->key, v)
                   : PyDict_DelItem(t->tp_dict, s->key);
         PyType_Modified(t);
