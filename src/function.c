@@ -191,6 +191,20 @@ done:
     return rv;
 }
 
+/* Whether a cell or attribute going from old to new is news for the report:
+ * a plain value that differs (a decorator's argument "old" -> "new"). A new
+ * object in place of an old one of identity (a set the decorator keeps as
+ * state, say) is what every run of the source makes, not an edit. */
+static int
+value_news(PyObject *new, PyObject *old)
+{
+    if (new == NULL || old == NULL) {
+        return new != old;
+    }
+    return rl_is_plain_immutable(new) && rl_is_plain_immutable(old)
+           && !rl_same_value(new, old);
+}
+
 /* closures ***************************************************************/
 
 /* Free variables that code rebinds (STORE_DEREF / DELETE_DEREF of a free
@@ -424,8 +438,7 @@ build_closure(rl_txn *txn, PyFunctionObject *old, PyFunctionObject *new,
             }
         }
         if (target != ocontent) {
-            if (!rl_same_value(target, ocontent)
-                && (ncontent == NULL || rl_map_lookup(txn, ncontent) == NULL)) {
+            if (value_news(target, ocontent)) {
                 *changed = 1;
             }
             if (rl_txn_add(txn, RL_SWAP_CELL, cell, NULL, target) == NULL) {
@@ -566,7 +579,7 @@ stage_func_dict(rl_txn *txn, PyObject *old, PyObject *new, int *changed)
             return -1;
         }
         if (cur != m) {
-            if (!rl_same_value(cur, m) && rl_map_lookup(txn, v) == NULL) {
+            if (value_news(m, cur)) {
                 *changed = 1;
             }
             if (rl_txn_add(txn, RL_SWAP_DICT, od, k, m) == NULL) {
