@@ -10,6 +10,11 @@ Profiles (environment variable RELOADER_HYPOTHESIS_PROFILE):
 RELOADER_HYPOTHESIS_EXAMPLES=N overrides the number of examples of the main
 property. The profiles are registered here, not in conftest.py, and apply to
 this file's tests only.
+
+RELOADER_GEN_SKIP=feature,... leaves out kinds of edit while a bug in them is
+open (gen/model.py SKIP_FEATURES: decorator-change, base-removal,
+underscore-optin, tuple-data). The minimised failures at the end of this file
+run regardless.
 """
 
 from __future__ import annotations
