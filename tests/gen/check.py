@@ -590,9 +590,17 @@ class Example:
                 setattr(target, name, ["runtime", phase, scope, name])
 
     def data_equal(self, got, want) -> bool:
+        """Equal values; instances of generated classes (also inside lists,
+        tuples and dicts) must be instances of the kept class."""
         if type(want).__module__.startswith(self.name):  # an instance of a generated class
             kept = resolve(self.mod, type(want).__qualname__)
             return type(got) is kept and norm(dict(vars(got))) == norm(dict(vars(want)))
+        if type(want) in (list, tuple):
+            return type(got) is type(want) and len(got) == len(want) and \
+                all(self.data_equal(g, w) for g, w in zip(got, want))
+        if type(want) is dict:
+            return type(got) is dict and got.keys() == want.keys() and \
+                all(self.data_equal(got[k], want[k]) for k in want)
         return type(got) is type(want) and got == want
 
     def check_data(self, label, old: Version, new: Version, fresh, pre_mod, pre_comp,

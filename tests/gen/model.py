@@ -450,7 +450,10 @@ def models(draw, max_funcs: int = 7, max_classes: int = 4, max_data: int = 4,
             classes = [n for n in order if n in slots[tag] and n[0] == "C"
                        and slots[tag][n].flavour != "enum"]
             if classes and draw(st.integers(0, 4)) == 0:
-                slots[tag][name] = Data(Inst(draw(st.sampled_from(classes))))
+                inst = Inst(draw(st.sampled_from(classes)))
+                # the instance itself, or inside a list or a dict
+                slots[tag][name] = Data(draw(st.sampled_from(
+                    [inst, [inst], {"k": inst}, [1, (inst,)]])))
             else:
                 slots[tag][name] = Data(draw(data_literals))
         order.append(name)

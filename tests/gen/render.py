@@ -38,6 +38,12 @@ def deco_args(arg):
 def lit(value: object) -> str:
     if isinstance(value, Inst):
         return "%s()" % value.cls
+    if isinstance(value, list):
+        return "[%s]" % ", ".join(lit(v) for v in value)
+    if isinstance(value, tuple):
+        return "(%s)" % "".join(lit(v) + ", " for v in value)
+    if isinstance(value, dict):
+        return "{%s}" % ", ".join("%s: %s" % (lit(k), lit(v)) for k, v in value.items())
     if isinstance(value, float):
         return "float(%r)" % repr(value)  # exact round trip, no -0.0 trouble
     return repr(value)
