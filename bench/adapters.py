@@ -74,7 +74,8 @@ class Reloader(Adapter):
 
 class ReloaderCompiled(Reloader):
     """reloader with the new code offered through precompiled() outside the
-    timing: the timed call still reads and hashes the file."""
+    timing, with the source bytes it was compiled from, as the watcher
+    offers it: the timed call still reads the file and compares its bytes."""
     name = "reloader (code compiled)"
 
     def prepare(self, targets):
@@ -84,7 +85,7 @@ class ReloaderCompiled(Reloader):
             with open(path, "rb") as fh:
                 data = fh.read()
             code = compile(data, path, "exec", dont_inherit=True)
-            _api.precompiled(path, _stamps.digest(data), code)
+            _api.precompiled(path, _stamps.digest(data), code, data)
 
 
 # -- peers ------------------------------------------------------------------
