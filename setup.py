@@ -10,15 +10,17 @@ from setuptools import Extension, setup
 
 compile_args = ["-std=c11", "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
 link_args = []
-undef = ["NDEBUG"]
+# Release builds keep CPython's NDEBUG: with assert() on, the headers' inline
+# accessors (PyTuple_GET_SIZE, ...) carry checks and are not inlined.
+undef = []
 if os.environ.get("RELOADER_DEBUG_BUILD") == "1":
     compile_args += ["-O0", "-g3"]
-    undef = []
+    undef = ["NDEBUG"]
 if os.environ.get("RELOADER_SANITIZE") == "1":
     san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g"]
     compile_args += san + ["-O1"]
     link_args += san
-    undef = []
+    undef = ["NDEBUG"]
 if os.environ.get("RELOADER_WERROR") == "1":
     compile_args.append("-Werror")
 
