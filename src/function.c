@@ -36,6 +36,22 @@ rl_same_value(PyObject *a, PyObject *b)
         return 0;
     }
     PyTypeObject *t = Py_TYPE(a);
+    if (t == &PyUnicode_Type) {
+        /* names and constants the compiler did not intern */
+        Py_ssize_t n = PyUnicode_GET_LENGTH(a);
+        return n == PyUnicode_GET_LENGTH(b)
+               && PyUnicode_KIND(a) == PyUnicode_KIND(b)
+               && memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b),
+                         (size_t)n * PyUnicode_KIND(a)) == 0;
+    }
+    if (t == &PyLong_Type) {
+        int oa, ob;
+        long long x = PyLong_AsLongLongAndOverflow(a, &oa);
+        long long y = PyLong_AsLongLongAndOverflow(b, &ob);
+        if (oa == 0 && ob == 0) {
+            return x == y;  /* no error is possible without overflow */
+        }
+    }
     if (t == &PyFloat_Type) {
         /* bitwise: 0.0 and -0.0 differ, a NaN equals itself */
         double x = PyFloat_AS_DOUBLE(a), y = PyFloat_AS_DOUBLE(b);
@@ -47,7 +63,9 @@ rl_same_value(PyObject *a, PyObject *b)
             return 0;
         }
         for (Py_ssize_t i = 0; i < n; i++) {
-            if (!rl_same_value(PyTuple_GET_ITEM(a, i), PyTuple_GET_ITEM(b, i))) {
+            /* names tuples: mostly the same interned strings */
+            PyObject *x = PyTuple_GET_ITEM(a, i), *y = PyTuple_GET_ITEM(b, i);
+            if (x != y && !rl_same_value(x, y)) {
                 return 0;
             }
         }
@@ -117,6 +135,9 @@ same_consts(PyObject *a, PyObject *b, int *differs, int *moved)
     }
     for (Py_ssize_t i = 0; i < n && !*differs; i++) {
         PyObject *x = PyTuple_GET_ITEM(a, i), *y = PyTuple_GET_ITEM(b, i);
+        if (x == y) {
+            continue;
+        }
         if (PyCode_Check(x) && PyCode_Check(y)) {
             if (rl_code_compare(x, y, differs, moved) < 0) {
                 return -1;
@@ -593,6 +614,55 @@ stage_func_dict(rl_txn *txn, PyObject *old, PyObject *new, int *changed)
 }
 
 /* staging ****************************************************************/
+
+static int
+plain_same_defaults(PyObject *a, PyObject *b)
+{
+    if (a == NULL || b == NULL) {
+        return a == b;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(b);
+    if (n != PyTuple_GET_SIZE(a)) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *x = PyTuple_GET_ITEM(a, i);
+        if (!rl_is_plain_immutable(x) || !rl_same_value(x, PyTuple_GET_ITEM(b, i))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Whether new is old's definition as it was, so that nothing needs staging:
+ * the same code and positions, no cells, no attributes, equal plain
+ * defaults (values the map never holds), no keyword defaults or
+ * annotations, the same doc. Most definitions of an edited module are; the
+ * full path (rl_function_stage) handles the rest. 1, 0 or -1. */
+int
+rl_function_unchanged(PyObject *oldobj, PyObject *newobj)
+{
+    PyFunctionObject *old = (PyFunctionObject *)oldobj;
+    PyFunctionObject *new = (PyFunctionObject *)newobj;
+    int differs = 0, moved = 0;
+
+    if (old->func_closure != NULL || new->func_closure != NULL
+        || (new->func_dict != NULL && PyDict_GET_SIZE(new->func_dict) > 0)
+        || old->func_kwdefaults != NULL || new->func_kwdefaults != NULL
+        || new->func_annotations != NULL
+        || (old->func_annotations != NULL  /* {} once __annotations__ was read */
+            && !(PyDict_Check(old->func_annotations)
+                 && PyDict_GET_SIZE(old->func_annotations) == 0))
+        || !plain_same_defaults(new->func_defaults, old->func_defaults)
+        || !rl_same_value(new->func_doc, old->func_doc)) {
+        return 0;
+    }
+    if (rl_code_compare(old->func_code, new->func_code, &differs, &moved) < 0) {
+        return -1;
+    }
+    return !differs && !moved;
+}
+
 
 int
 rl_function_stage(rl_txn *txn, PyObject *oldobj, PyObject *newobj,

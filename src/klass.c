@@ -25,7 +25,7 @@ static PyObject *
 dict_get(PyObject *d, PyObject *k)  /* borrowed; NULL without exception */
 {
     PyObject *v = PyDict_GetItemWithError(d, k);
-    if (v == NULL) {
+    if (v == NULL && PyErr_Occurred()) {
         PyErr_Clear();
     }
     return v;
@@ -279,9 +279,19 @@ qual_is(PyObject *qn, PyObject *prefix, PyObject *key)
 {
     Py_ssize_t np = PyUnicode_GET_LENGTH(prefix);
     Py_ssize_t nk = PyUnicode_GET_LENGTH(key);
-    return PyUnicode_GET_LENGTH(qn) == np + 1 + nk
-           && PyUnicode_READ_CHAR(qn, np) == '.'
-           && PyUnicode_Tailmatch(qn, prefix, 0, np, -1) == 1
+    if (PyUnicode_GET_LENGTH(qn) != np + 1 + nk
+        || PyUnicode_READ_CHAR(qn, np) != '.') {
+        return 0;
+    }
+    int kind = PyUnicode_KIND(qn);
+    if (PyUnicode_KIND(prefix) == kind && PyUnicode_KIND(key) == kind) {
+        /* the usual case: compare the bytes */
+        const char *q = PyUnicode_DATA(qn);
+        return memcmp(q, PyUnicode_DATA(prefix), (size_t)np * kind) == 0
+               && memcmp(q + (np + 1) * kind, PyUnicode_DATA(key),
+                         (size_t)nk * kind) == 0;
+    }
+    return PyUnicode_Tailmatch(qn, prefix, 0, np, -1) == 1
            && PyUnicode_Tailmatch(qn, key, np + 1, np + 1 + nk, 1) == 1;
 }
 
@@ -547,9 +557,13 @@ rl_class_pair(rl_txn *txn, Py_ssize_t idx)
         return -1;
     }
     /* pairing reads the class dicts and changes neither */
+    rl_cursor cur;
+    rl_cursor_init(&cur, old->tp_dict);
     while (PyDict_Next(new->tp_dict, &pos, &key, &nv)) {
-        PyObject *ov = PyUnicode_Check(key) ? dict_get(old->tp_dict, key)
-                                            : NULL;
+        PyObject *ov = PyUnicode_Check(key) ? rl_cursor_get(&cur, key) : NULL;
+        if (ov == NULL && PyErr_Occurred()) {
+            PyErr_Clear();
+        }
         if (ov != NULL && ov != nv
             && pair_member(txn, old, new, key, ov, nv, idx) < 0) {
             return -1;
@@ -569,6 +583,9 @@ skip_key(PyObject *key, PyObject *value)
     }
     if (value != NULL && Py_TYPE(value) == rl_st.member_descr_type) {
         return 1;  /* a __slots__ member: layout, compared in pass 0 */
+    }
+    if (PyUnicode_GET_LENGTH(key) == 0 || PyUnicode_READ_CHAR(key, 0) != '_') {
+        return 0;  /* every name in class_skip starts with "_" */
     }
     int r = PySet_Contains(rl_st.class_skip, key);
     if (r < 0) {
@@ -783,7 +800,7 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
 {
     PyObject *oldobj = txn->pairs[idx].old, *newobj = txn->pairs[idx].new;
     PyTypeObject *old = (PyTypeObject *)oldobj, *new = (PyTypeObject *)newobj;
-    PyObject *items = NULL, *target = NULL;
+    PyObject *target = NULL;
     rl_optin opt = {0, NULL};
     int enumcls = is_enum(old), rv = -1;
 
@@ -804,7 +821,15 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
     /* staging changes no class dict: iterate in place */
     PyObject *key, *nv;
     Py_ssize_t pos = 0;
+    rl_cursor cur;
+    rl_cursor_init(&cur, old->tp_dict);
     while (PyDict_Next(new->tp_dict, &pos, &key, &nv)) {
+        /* every key is looked up, so that the cursor knows whether the old
+         * dict has keys the new one lacks */
+        PyObject *ov = PyUnicode_Check(key) ? rl_cursor_get(&cur, key) : NULL;
+        if (ov == NULL && PyErr_Occurred()) {
+            PyErr_Clear();
+        }
         if (skip_key(key, nv)) {
             continue;
         }
@@ -812,7 +837,6 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
                         || (omap && dict_get(omap, key)))) {
             continue;  /* members and the enum machinery: see above */
         }
-        PyObject *ov = dict_get(old->tp_dict, key);
         if (ov != NULL && (rl_map_lookup(txn, nv) == ov
                            || descriptor_kept(txn, ov, nv))) {
             continue;  /* kept object, patched in place */
@@ -890,14 +914,11 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
             goto done;
         }
     }
-    /* what the new source no longer defines */
-    items = PyDict_Items(old->tp_dict);
-    if (items == NULL) {
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
-        PyObject *key = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
-        PyObject *ov = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
+    /* what the new source no longer defines (staging changes no class
+     * dict: iterate in place) */
+    pos = 0;
+    PyObject *ov;
+    while (!rl_cursor_saw_all(&cur) && PyDict_Next(old->tp_dict, &pos, &key, &ov)) {
         if (skip_key(key, ov) || dict_get(new->tp_dict, key) != NULL) {
             continue;
         }
@@ -924,7 +945,6 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
     }
     rv = 0;
 done:
-    Py_XDECREF(items);
     Py_XDECREF(target);
     rl_optin_clear(&opt);
     return rv;

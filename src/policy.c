@@ -17,7 +17,8 @@ rl_qualify(PyObject *prefix, PyObject *name)
 static int
 is_declaration(PyObject *name)
 {
-    return PyUnicode_Check(name)
+    return PyUnicode_Check(name) && PyUnicode_GET_LENGTH(name) > 0
+           && PyUnicode_READ_CHAR(name, 0) == '_'
            && (PyUnicode_Compare(name, rl_st.str_reload_data1) == 0
                || PyUnicode_Compare(name, rl_st.str_reload_all1) == 0);
 }
@@ -38,6 +39,9 @@ rl_is_dunder(PyObject *name)
 static int
 is_import_dunder(PyObject *name)
 {
+    if (!rl_is_dunder(name)) {
+        return 0;  /* all of them are dunders: no set lookup for the rest */
+    }
     int r = PySet_Contains(rl_st.import_dunders, name);
     if (r < 0) {
         PyErr_Clear();
@@ -388,6 +392,13 @@ rl_pair(rl_txn *txn, PyObject *old, PyObject *new, PyObject *prefix,
         return -1;
     }
     int kind = rl_kind(new);
+    if (kind == RL_K_FUNC) {
+        /* the common case: nothing to pair inside, nothing to stage */
+        int same = rl_function_unchanged(old, new);
+        if (same != 0) {
+            return same < 0 ? -1 : 0;
+        }
+    }
     Py_ssize_t idx = push_pair(txn, old, new, prefix, name, parent, kind);
     if (idx < 0) {
         return -1;
@@ -501,8 +512,8 @@ rl_policy_resolve_shadow(rl_txn *txn, rl_entry *e)
         return -1;
     }
     while (PyDict_Next(S, &pos, &k, &nv)) {
-        if (!PyUnicode_Check(k) || rl_is_dunder(k) || is_declaration(k)
-            || rl_kind(nv) != RL_K_DATA) {
+        if (rl_kind(nv) != RL_K_DATA || !PyUnicode_Check(k) || rl_is_dunder(k)
+            || is_declaration(k)) {
             continue;
         }
         PyObject *ov = PyDict_GetItemWithError(R, k);
@@ -625,13 +636,18 @@ plan_bindings(rl_txn *txn, rl_entry *e)
     if (rl_optin_read(S, &opt) < 0) {
         return -1;
     }
+    rl_cursor cur;
+    rl_cursor_init(&cur, R);
     while (PyDict_Next(S, &pos, &k, &nv)) {
-        if (!PyUnicode_Check(k) || is_import_dunder(k)) {
+        if (!PyUnicode_Check(k)) {
             continue;
         }
-        ov = PyDict_GetItemWithError(R, k);  // borrowed
+        ov = rl_cursor_get(&cur, k);  // borrowed
         if (ov == NULL && PyErr_Occurred()) {
             goto done;
+        }
+        if (is_import_dunder(k)) {
+            continue;
         }
         if (ov != NULL && rl_map_lookup(txn, nv) == ov) {
             continue;  /* a kept definition, patched in place */
@@ -685,6 +701,10 @@ plan_bindings(rl_txn *txn, rl_entry *e)
         Py_CLEAR(target);
     }
     /* names the new source no longer binds */
+    if (rl_cursor_saw_all(&cur)) {
+        rv = 0;  /* every name of the module is bound again */
+        goto done;
+    }
     keys = PyDict_Keys(R);
     if (keys == NULL) {
         goto done;
@@ -744,15 +764,20 @@ rl_policy_plan_module(rl_txn *txn, rl_entry *e, int pass)
     }
     /* pairing reads the namespaces and runs no code that changes them */
     Py_ssize_t pos = 0;
+    rl_cursor cur;
+    rl_cursor_init(&cur, R);
     while (PyDict_Next(S, &pos, &k, &nv)) {
-        if (!PyUnicode_Check(k) || is_import_dunder(k)) {
+        if (!PyUnicode_Check(k)) {
             continue;
         }
-        PyObject *ov = PyDict_GetItemWithError(R, k);
+        PyObject *ov = rl_cursor_get(&cur, k);
         if (ov == NULL) {
             if (PyErr_Occurred()) {
                 goto done;
             }
+            continue;
+        }
+        if (is_import_dunder(k)) {
             continue;
         }
         if (ov == nv || !module_pairable(txn, R, S, k, ov, nv, e->name)) {

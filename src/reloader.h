@@ -188,6 +188,9 @@ PyObject *rl_finder_new(rl_txn *txn);  /* new reference */
 /* Compare two code objects: *differs if behaviour may differ, *moved if
  * only positions differ. 0 or -1. */
 int rl_code_compare(PyObject *a, PyObject *b, int *differs, int *moved);
+/* Whether new is old's definition unchanged, needing nothing staged: 1, 0
+ * or -1. */
+int rl_function_unchanged(PyObject *old, PyObject *new);
 /* Stage new's definition into old. *changed set to 1 when it differs. */
 int rl_function_stage(rl_txn *txn, PyObject *old, PyObject *new,
                       int *changed);
@@ -248,6 +251,22 @@ int rl_policy_resolve_shadow(rl_txn *txn, rl_entry *e);
 /* Plan one module: pair definitions (pass 0) or bind names (pass 1). */
 int rl_policy_plan_module(rl_txn *txn, rl_entry *e, int pass);
 PyObject *rl_qualify(PyObject *prefix, PyObject *name);  /* "p.n" */
+
+/* cursor.c: lookups in a dict filled in the same order as the one walked */
+typedef struct {
+    PyObject *dict;         /* borrowed; not changed while the cursor lives */
+    Py_ssize_t pos;         /* PyDict_Next position after the current entry */
+    PyObject *key, *value;  /* the entry under the cursor, or NULL */
+    Py_ssize_t found;       /* keys asked for that the dict has */
+    Py_ssize_t wait, backoff; /* catch-up attempts to skip after failures */
+} rl_cursor;
+
+void rl_cursor_init(rl_cursor *c, PyObject *dict);
+/* dict[key] (borrowed); NULL when absent, NULL + exception on error. Ask
+ * for each key once. */
+PyObject *rl_cursor_get(rl_cursor *c, PyObject *key);
+/* Whether every key of the dict was asked for (none is left over). */
+int rl_cursor_saw_all(const rl_cursor *c);
 
 /* heapwalk.c */
 PyObject *rl_find_instances(PyObject *classes);  /* new list */
