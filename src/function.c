@@ -125,6 +125,26 @@ same_bytes(PyObject *a, PyObject *b)
            && memcmp(PyBytes_AS_STRING(a), PyBytes_AS_STRING(b), n) == 0;
 }
 
+/* Tuples of names: the compiler interns them, so mostly the same objects. */
+static inline int
+same_names(PyObject *a, PyObject *b)
+{
+    if (a == b) {
+        return 1;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(a);
+    if (n != PyTuple_GET_SIZE(b)) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *x = PyTuple_GET_ITEM(a, i), *y = PyTuple_GET_ITEM(b, i);
+        if (x != y && !rl_same_value(x, y)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static int
 same_consts(PyObject *a, PyObject *b, int *differs, int *moved)
 {
@@ -167,7 +187,7 @@ rl_code_compare(PyObject *a, PyObject *b, int *differs, int *moved)
         || x->co_posonlyargcount != y->co_posonlyargcount
         || x->co_kwonlyargcount != y->co_kwonlyargcount
         || x->co_flags != y->co_flags
-        || PyUnicode_Compare(x->co_name, y->co_name) != 0) {
+        || !(x->co_name == y->co_name || rl_same_value(x->co_name, y->co_name))) {
         *differs = 1;
         return 0;
     }
@@ -184,14 +204,14 @@ rl_code_compare(PyObject *a, PyObject *b, int *differs, int *moved)
         }
     }
     if (!same_bytes(rl_code_exceptiontable(x), rl_code_exceptiontable(y))
-        || !rl_same_value(x->co_names, y->co_names)
+        || !same_names(x->co_names, y->co_names)
 #if RL_PY311
-        || !rl_same_value(x->co_localsplusnames, y->co_localsplusnames)
+        || !same_names(x->co_localsplusnames, y->co_localsplusnames)
         || !same_bytes(x->co_localspluskinds, y->co_localspluskinds)
 #else
-        || !rl_same_value(x->co_varnames, y->co_varnames)
-        || !rl_same_value(x->co_cellvars, y->co_cellvars)
-        || !rl_same_value(x->co_freevars, y->co_freevars)
+        || !same_names(x->co_varnames, y->co_varnames)
+        || !same_names(x->co_cellvars, y->co_cellvars)
+        || !same_names(x->co_freevars, y->co_freevars)
 #endif
     ) {
         *differs = 1;
@@ -626,8 +646,11 @@ plain_same_defaults(PyObject *a, PyObject *b)
         return 0;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *x = PyTuple_GET_ITEM(a, i);
-        if (!rl_is_plain_immutable(x) || !rl_same_value(x, PyTuple_GET_ITEM(b, i))) {
+        PyObject *x = PyTuple_GET_ITEM(a, i), *y = PyTuple_GET_ITEM(b, i);
+        if (x == y) {
+            continue;  /* small ints, interned strings, a shared sentinel */
+        }
+        if (!rl_is_plain_immutable(x) || !rl_same_value(x, y)) {
             return 0;
         }
     }

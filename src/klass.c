@@ -110,6 +110,23 @@ bases_compatible(PyTypeObject *oldbase, PyTypeObject *newbase)
     return a == b || (a->tp_base == b->tp_base && same_layout(a, b));
 }
 
+/* Whether new's bases, kept objects in place of new ones, are old's. */
+static int
+bases_unchanged(rl_txn *txn, PyTypeObject *old, PyTypeObject *new)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(new->tp_bases);
+    if (n != PyTuple_GET_SIZE(old->tp_bases)) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (mapped_or_self(txn, PyTuple_GET_ITEM(new->tp_bases, i))
+            != PyTuple_GET_ITEM(old->tp_bases, i)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* The bases the class should have, kept objects in place of new ones
  * (new reference). */
 static PyObject *
@@ -176,6 +193,9 @@ layout_problem(rl_txn *txn, PyTypeObject *old, PyTypeObject *new,
     }
     if (!rl_same_value(so, sn)) {
         why = "its __slots__ changed";
+        goto done;
+    }
+    if (bases_unchanged(txn, old, new)) {
         goto done;
     }
     bases = mapped_bases(txn, new);
@@ -681,6 +701,10 @@ class_cell(PyTypeObject *new)
     PyObject *name = rl_st.str_class;
     while (PyDict_Next(new->tp_dict, &pos, &key, &v)) {
         int kind = member_kind(v);
+        if (kind == M_OTHER || (kind == M_FUNC
+                                && ((PyFunctionObject *)v)->func_closure == NULL)) {
+            continue;  /* most entries: no cell to look at */
+        }
         PyObject *f = kind == M_FUNC ? Py_NewRef(v)
                       : kind == M_PROPERTY ? member_func(v, rl_st.str_fget)
                                            : member_func(v, inner_attr(kind));
@@ -688,9 +712,11 @@ class_cell(PyTypeObject *new)
             continue;
         }
         PyFunctionObject *fn = (PyFunctionObject *)f;
-        PyObject *free = fn->func_closure
-                             ? rl_code_freevars((PyCodeObject *)fn->func_code)
-                             : NULL;
+        if (fn->func_closure == NULL) {
+            Py_DECREF(f);
+            continue;
+        }
+        PyObject *free = rl_code_freevars((PyCodeObject *)fn->func_code);
         PyObject *cell = NULL;
         for (Py_ssize_t i = 0; free != NULL && i < PyTuple_GET_SIZE(free); i++) {
             if (PyUnicode_Compare(PyTuple_GET_ITEM(free, i), name) == 0
@@ -776,6 +802,9 @@ static int
 stage_bases(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, int *changed)
 {
     int raw = 0;
+    if (bases_unchanged(txn, old, new)) {
+        return 0;
+    }
     PyObject *bases = mapped_bases(txn, new);
     if (bases == NULL) {
         return -1;
@@ -802,11 +831,8 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
     PyTypeObject *old = (PyTypeObject *)oldobj, *new = (PyTypeObject *)newobj;
     PyObject *target = NULL;
     rl_optin opt = {0, NULL};
-    int enumcls = is_enum(old), rv = -1;
+    int enumcls = is_enum(old), rv = -1, have_opt = 0;
 
-    if (rl_optin_read(new->tp_dict, &opt) < 0) {
-        return -1;
-    }
     if (stage_bases(txn, old, new, changed) < 0) {
         goto done;
     }
@@ -879,6 +905,12 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
             *changed = 1;
         }
         else if (!is_definition(nv)) {
+            if (!have_opt) {  /* read when first needed: most classes never do */
+                if (rl_optin_read(new->tp_dict, &opt) < 0) {
+                    goto done;
+                }
+                have_opt = 1;
+            }
             int opted = rl_optin_has(&opt, key);
             if (opted < 0) {
                 goto done;

@@ -104,7 +104,16 @@ rl_module_of(PyObject *v)
 static int
 same_str(PyObject *a, PyObject *b)
 {
-    return a != NULL && b != NULL && (a == b || PyUnicode_Compare(a, b) == 0);
+    if (a == NULL || b == NULL) {
+        return 0;
+    }
+    if (a == b) {
+        return 1;
+    }
+    if (PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b)) {
+        return rl_same_value(a, b);  /* no rich compare */
+    }
+    return PyUnicode_Compare(a, b) == 0;
 }
 
 static int

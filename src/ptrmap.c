@@ -12,9 +12,8 @@ slot_of(const rl_ptrmap *m, PyObject *key)
 }
 
 static int
-grow(rl_ptrmap *m)
+grow_to(rl_ptrmap *m, size_t cap)
 {
-    size_t cap = m->mask ? (m->mask + 1) * 2 : 256;
     rl_ptrmap_slot *slots = PyMem_Calloc(cap, sizeof *slots);
     if (slots == NULL) {
         PyErr_NoMemory();
@@ -35,6 +34,22 @@ grow(rl_ptrmap *m)
     }
     PyMem_Free(old);
     return 0;
+}
+
+static int
+grow(rl_ptrmap *m)
+{
+    return grow_to(m, m->mask ? (m->mask + 1) * 2 : 256);
+}
+
+int
+rl_ptrmap_reserve(rl_ptrmap *m, size_t n)
+{
+    size_t cap = m->mask ? m->mask + 1 : 0, want = 256;
+    while (want < 2 * (m->used + n)) {
+        want *= 2;
+    }
+    return want > cap ? grow_to(m, want) : 0;
 }
 
 PyObject *

@@ -108,6 +108,8 @@ typedef struct {
 
 PyObject *rl_ptrmap_get(const rl_ptrmap *m, PyObject *key);  /* borrowed */
 int rl_ptrmap_put(rl_ptrmap *m, PyObject *key, PyObject *value);
+/* Room for n more entries without growing. 0 or -1. */
+int rl_ptrmap_reserve(rl_ptrmap *m, size_t n);
 void rl_ptrmap_clear(rl_ptrmap *m);  /* may run __del__ */
 
 /* Two definitions found to be one: new's definition goes into old. */

@@ -890,6 +890,18 @@ Txn_plan(rl_txn *txn, PyObject *Py_UNUSED(ignored))
         return NULL;
     }
     Py_ssize_t norder = PyList_GET_SIZE(txn->order);
+    {
+        /* about one map entry per definition the new code made */
+        size_t n = (size_t)PyList_GET_SIZE(txn->created);
+        for (Py_ssize_t i = 0; i < txn->n; i++) {
+            if (txn->entries[i].shadow != NULL) {
+                n += (size_t)PyDict_GET_SIZE(PyModule_GetDict(txn->entries[i].shadow));
+            }
+        }
+        if (rl_ptrmap_reserve(&txn->map, n) < 0) {
+            goto error;
+        }
+    }
     for (int pass = 0; pass < 2; pass++) {
         for (Py_ssize_t i = 0; i < norder; i++) {
             rl_entry *e = rl_txn_entry(txn, PyList_GET_ITEM(txn->order, i));
