@@ -109,6 +109,31 @@ rl_code_bytes(PyCodeObject *co)
 #endif
 }
 
+#if RL_PY311
+/* Opcode and oparg of code unit i of the adaptive (specialised) bytecode.
+ * 3.12+ lays a unit out as {uint8 code; uint8 arg} (3.13 keeps the type
+ * internal); 3.11 as a uint16 read through its macros. */
+static inline unsigned
+rl_unit_op(PyCodeObject *co, Py_ssize_t i)
+{
+#if RL_PY312
+    return (unsigned char)co->co_code_adaptive[2 * i];
+#else
+    return _Py_OPCODE(((const _Py_CODEUNIT *)co->co_code_adaptive)[i]);
+#endif
+}
+
+static inline unsigned
+rl_unit_arg(PyCodeObject *co, Py_ssize_t i)
+{
+#if RL_PY312
+    return (unsigned char)co->co_code_adaptive[2 * i + 1];
+#else
+    return _Py_OPARG(((const _Py_CODEUNIT *)co->co_code_adaptive)[i]);
+#endif
+}
+#endif
+
 /* Fast path for comparing bytecode: identical raw (quickened) bytes mean
  * identical bytecode. Code that ran differs here and takes the slow path. */
 static inline int

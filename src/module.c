@@ -89,6 +89,22 @@ core_add_pending_call(PyObject *Py_UNUSED(m), PyObject *fn)
     Py_RETURN_TRUE;
 }
 
+static PyObject *
+core_compare_code(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *a, *b;
+    int differs = 0, moved = 0;
+    if (!PyArg_ParseTuple(args, "O!O!:compare_code", &PyCode_Type, &a,
+                          &PyCode_Type, &b)) {
+        return NULL;
+    }
+    rl_code_tables_init();
+    if (rl_code_compare(a, b, &differs, &moved) < 0) {
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", PyBool_FromLong(differs), PyBool_FromLong(moved));
+}
+
 static PyMethodDef core_methods[] = {
     {"reloading", core_reloading, METH_NOARGS,
      "True in the thread running a batch, while its code and hooks run."},
@@ -96,6 +112,9 @@ static PyMethodDef core_methods[] = {
     {"exit_reloading", core_exit_reloading, METH_NOARGS, NULL},
     {"find_instances", core_find_instances, METH_O,
      "Live instances of the given classes and their subclasses."},
+    {"compare_code", core_compare_code, METH_VARARGS,
+     "(differs, moved) as a reload sees two code objects: behaviour, or "
+     "only positions."},
     {"add_pending_call", core_add_pending_call, METH_O,
      "Call fn() on the main thread at its next safe point; False if "
      "CPython's queue is full."},
@@ -172,7 +191,8 @@ init_state(void)
         || intern(&rl_st.str_dunder_func, "__func__") < 0
         || intern(&rl_st.str_fget, "fget") < 0
         || intern(&rl_st.str_fset, "fset") < 0
-        || intern(&rl_st.str_fdel, "fdel") < 0) {
+        || intern(&rl_st.str_fdel, "fdel") < 0
+        || intern(&rl_st.str_instrumented, "INSTRUMENTED_") < 0) {
         return -1;
     }
     {

@@ -41,6 +41,7 @@ typedef struct {
     PyObject *str_annotations;   /* "__annotations__" */
     PyObject *str_dunder_func;   /* "__func__" */
     PyObject *str_fget, *str_fset, *str_fdel;
+    PyObject *str_instrumented;  /* "INSTRUMENTED_" */
     /* types and callables resolved once at import */
     PyObject *ModuleSpec;            /* importlib.machinery.ModuleSpec */
     PyTypeObject *lru_wrapper_type;  /* functools._lru_cache_wrapper */
@@ -187,6 +188,9 @@ int rl_finder_init_type(PyObject *module);
 PyObject *rl_finder_new(rl_txn *txn);  /* new reference */
 
 /* function.c */
+/* Build the tables that compare bytecode that ran with fresh bytecode
+ * (once; without them CPython's comparison form is used). Never fails. */
+void rl_code_tables_init(void);
 /* Compare two code objects: *differs if behaviour may differ, *moved if
  * only positions differ. 0 or -1. */
 int rl_code_compare(PyObject *a, PyObject *b, int *differs, int *moved);

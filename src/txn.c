@@ -412,6 +412,7 @@ Txn_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:Transaction", kwlist, &seq)) {
         return NULL;
     }
+    rl_code_tables_init();  /* before any module code runs */
     fast = PySequence_Fast(seq, "entries must be a sequence");
     if (fast == NULL) {
         return NULL;
