@@ -163,3 +163,44 @@ def test_meta_path_finder_installed_only_for_the_reload(mods):
     assert len(during) > len(before)  # the C core's finder (SPEC §2.7)
     assert len(sys.meta_path) == len(before)
     assert all(x is y for x, y in zip(sys.meta_path, before))
+
+
+def test_definitions_reordered_removed_and_added(mods):
+    """The plan walks the old dict alongside the new one; an edit that
+    shuffles, drops and adds names must give the same answers as lookups."""
+    import random
+    rng = random.Random(7)
+    names = ["f%02d" % i for i in range(40)]
+    meths = ["m%02d" % i for i in range(30)]
+
+    def source(fnames, mnames, tag):
+        out = ["X = 1"]
+        out += ["def %s():\n    return (%r, %r)" % (n, n, tag) for n in fnames]
+        out.append("class K:\n" + "\n".join(
+            "    def %s(self):\n        return (%r, %r)" % (n, n, tag) for n in mnames))
+        return "\n".join(out) + "\n"
+
+    m = mods.module("m", source(names, meths, 1))
+    held = {n: getattr(m, n) for n in names}
+    held_m = {n: m.K.__dict__[n] for n in meths}
+    kept = names[5:]
+    rng.shuffle(kept)
+    new_names = kept[:20] + ["g%02d" % i for i in range(5)] + kept[20:]
+    kept_m = meths[3:]
+    rng.shuffle(kept_m)
+    new_meths = ["n0", "n1"] + kept_m
+    report = mods.update("m", source(new_names, new_meths, 2))
+    assert set(report.removed) == set(mods.ns(*["m." + n for n in names[:5]]
+                                              + ["m.K." + n for n in meths[:3]]))
+    assert set(report.added) == set(mods.ns(*["m.g%02d" % i for i in range(5)]
+                                            + ["m.K.n0", "m.K.n1"]))
+    assert set(report.updated) == set(mods.ns(*["m." + n for n in kept] + ["m.K"]
+                                              + ["m.K." + n for n in kept_m]))
+    for n in kept:
+        assert getattr(m, n) is held[n] and held[n]() == (n, 2)
+    for n in names[:5]:
+        assert not hasattr(m, n)
+    k = m.K()
+    for n in kept_m:
+        assert m.K.__dict__[n] is held_m[n] and getattr(k, n)() == (n, 2)
+    assert list(vars(m)).index("g00") > 0
