@@ -109,6 +109,19 @@ rl_code_bytes(PyCodeObject *co)
 #endif
 }
 
+/* 3.10/3.11 strings made by the legacy C API may not be "ready" (no kind
+ * or data yet); 3.12 removed them. 0 on success, -1 + exception. */
+static inline int
+rl_str_ready(PyObject *s)
+{
+#if RL_PY312
+    (void)s;
+    return 0;
+#else
+    return PyUnicode_READY(s);
+#endif
+}
+
 #if RL_PY311
 /* Opcode and oparg of code unit i of the adaptive (specialised) bytecode.
  * 3.12+ lays a unit out as {uint8 code; uint8 arg} (3.13 keeps the type

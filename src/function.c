@@ -38,6 +38,10 @@ rl_same_value(PyObject *a, PyObject *b)
     PyTypeObject *t = Py_TYPE(a);
     if (t == &PyUnicode_Type) {
         /* names and constants the compiler did not intern */
+        if (rl_str_ready(a) < 0 || rl_str_ready(b) < 0) {
+            PyErr_Clear();
+            return 0;
+        }
         Py_ssize_t n = PyUnicode_GET_LENGTH(a);
         return n == PyUnicode_GET_LENGTH(b)
                && PyUnicode_KIND(a) == PyUnicode_KIND(b)
