@@ -272,26 +272,6 @@ same_bytes(PyObject *a, PyObject *b)
            && memcmp(PyBytes_AS_STRING(a), PyBytes_AS_STRING(b), n) == 0;
 }
 
-/* Tuples of names: the compiler interns them, so mostly the same objects. */
-static inline int
-same_names(PyObject *a, PyObject *b)
-{
-    if (a == b) {
-        return 1;
-    }
-    Py_ssize_t n = PyTuple_GET_SIZE(a);
-    if (n != PyTuple_GET_SIZE(b)) {
-        return 0;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *x = PyTuple_GET_ITEM(a, i), *y = PyTuple_GET_ITEM(b, i);
-        if (x != y && !rl_same_value(x, y)) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 static int
 same_consts(PyObject *a, PyObject *b, int *differs, int *moved)
 {
@@ -360,14 +340,14 @@ rl_code_compare(PyObject *a, PyObject *b, int *differs, int *moved)
         }
     }
     if (!same_bytes(rl_code_exceptiontable(x), rl_code_exceptiontable(y))
-        || !same_names(x->co_names, y->co_names)
+        || !rl_same_value(x->co_names, y->co_names)
 #if RL_PY311
-        || !same_names(x->co_localsplusnames, y->co_localsplusnames)
+        || !rl_same_value(x->co_localsplusnames, y->co_localsplusnames)
         || !same_bytes(x->co_localspluskinds, y->co_localspluskinds)
 #else
-        || !same_names(x->co_varnames, y->co_varnames)
-        || !same_names(x->co_cellvars, y->co_cellvars)
-        || !same_names(x->co_freevars, y->co_freevars)
+        || !rl_same_value(x->co_varnames, y->co_varnames)
+        || !rl_same_value(x->co_cellvars, y->co_cellvars)
+        || !rl_same_value(x->co_freevars, y->co_freevars)
 #endif
     ) {
         *differs = 1;

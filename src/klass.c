@@ -31,6 +31,18 @@ dict_get(PyObject *d, PyObject *k)  /* borrowed; NULL without exception */
     return v;
 }
 
+/* The old value of key through cursor c (borrowed); NULL when absent, for a
+ * key that is not a str, or on error (cleared), as dict_get. */
+static PyObject *
+cursor_get(rl_cursor *c, PyObject *key)
+{
+    PyObject *v = PyUnicode_Check(key) ? rl_cursor_get(c, key) : NULL;
+    if (v == NULL && PyErr_Occurred()) {
+        PyErr_Clear();
+    }
+    return v;
+}
+
 static PyObject *
 mapped_or_self(rl_txn *txn, PyObject *v)  /* borrowed */
 {
@@ -580,10 +592,7 @@ rl_class_pair(rl_txn *txn, Py_ssize_t idx)
     rl_cursor cur;
     rl_cursor_init(&cur, old->tp_dict);
     while (PyDict_Next(new->tp_dict, &pos, &key, &nv)) {
-        PyObject *ov = PyUnicode_Check(key) ? rl_cursor_get(&cur, key) : NULL;
-        if (ov == NULL && PyErr_Occurred()) {
-            PyErr_Clear();
-        }
+        PyObject *ov = cursor_get(&cur, key);
         if (ov != NULL && ov != nv
             && pair_member(txn, old, new, key, ov, nv, idx) < 0) {
             return -1;
@@ -701,9 +710,8 @@ class_cell(PyTypeObject *new)
     PyObject *name = rl_st.str_class;
     while (PyDict_Next(new->tp_dict, &pos, &key, &v)) {
         int kind = member_kind(v);
-        if (kind == M_OTHER || (kind == M_FUNC
-                                && ((PyFunctionObject *)v)->func_closure == NULL)) {
-            continue;  /* most entries: no cell to look at */
+        if (kind == M_OTHER) {
+            continue;
         }
         PyObject *f = kind == M_FUNC ? Py_NewRef(v)
                       : kind == M_PROPERTY ? member_func(v, rl_st.str_fget)
@@ -852,10 +860,7 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
     while (PyDict_Next(new->tp_dict, &pos, &key, &nv)) {
         /* every key is looked up, so that the cursor knows whether the old
          * dict has keys the new one lacks */
-        PyObject *ov = PyUnicode_Check(key) ? rl_cursor_get(&cur, key) : NULL;
-        if (ov == NULL && PyErr_Occurred()) {
-            PyErr_Clear();
-        }
+        PyObject *ov = cursor_get(&cur, key);
         if (skip_key(key, nv)) {
             continue;
         }
