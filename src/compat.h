@@ -197,8 +197,7 @@ rl_code_deref_names(PyCodeObject *co)
 #endif
 }
 
-/* Names of locals, cells and frees: everything that must match for two
- * code objects to behave alike (new reference where built). */
+/* The exception table (3.11+; borrowed), or NULL on 3.10. */
 static inline PyObject *
 rl_code_exceptiontable(PyCodeObject *co)
 {

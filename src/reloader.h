@@ -187,13 +187,15 @@ rl_entry *rl_txn_entry(rl_txn *txn, PyObject *name);
 int rl_finder_init_type(PyObject *module);
 PyObject *rl_finder_new(rl_txn *txn);  /* new reference */
 
-/* function.c */
+/* code.c */
 /* Build the tables that compare bytecode that ran with fresh bytecode
  * (once; without them CPython's comparison form is used). Never fails. */
 void rl_code_tables_init(void);
 /* Compare two code objects: *differs if behaviour may differ, *moved if
  * only positions differ. 0 or -1. */
 int rl_code_compare(PyObject *a, PyObject *b, int *differs, int *moved);
+
+/* function.c */
 /* Whether new is old's definition unchanged, needing nothing staged: 1, 0
  * or -1. */
 int rl_function_unchanged(PyObject *old, PyObject *new);
