@@ -4,11 +4,17 @@
  * so no address can be freed and reused while the map lives. */
 #include "reloader.h"
 
+/* Objects a module body makes one after another sit close together, and the
+ * plan looks them up in that order: a hash that keeps nearby addresses in
+ * nearby slots turns those lookups into a near-sequential walk of the table
+ * instead of a cache miss each (B1, F=2000: lookups went from 14% of the
+ * plan's time to 7.5%, for ~14% more probing). Higher bits are folded in
+ * so that objects a table's span apart do not pile up in one run. */
 static inline size_t
 slot_of(const rl_ptrmap *m, PyObject *key)
 {
     uintptr_t p = (uintptr_t)key >> 4;
-    return (size_t)((p * 0x9E3779B97F4A7C15ull) >> 17) & m->mask;
+    return (size_t)(p ^ (p >> 15) ^ (p >> 30)) & m->mask;
 }
 
 static int
