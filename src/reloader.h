@@ -205,16 +205,16 @@ int rl_function_stage(rl_txn *txn, PyObject *old, PyObject *new,
 /* Stage kept objects into the defaults and cells of a function the new code
  * made and that is bound as it is. 0 or -1. */
 int rl_function_fixup(rl_txn *txn, PyObject *f);
-/* Stage what an object the new code made needs before it goes live: an
- * added class its kept bases, an added function its kept defaults, a dict
- * its kept values. 0 or -1. */
-int rl_stage_new_object(rl_txn *txn, PyObject *v);
 /* Compare two values without running user code: 1 same, 0 not. */
 int rl_same_value(PyObject *a, PyObject *b);
 /* int, str, bytes, float, None, ...: values without identity of their own. */
 int rl_is_plain_immutable(PyObject *v);
 
 /* klass.c */
+/* Stage what an object the new code made needs before it goes live: an
+ * added class its kept bases, an added function its kept defaults, a dict
+ * its kept values. 0 or -1. */
+int rl_stage_new_object(rl_txn *txn, PyObject *v);
 /* Pass 1 for class pair idx: stage its dict, bases and enum members. */
 int rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed);
 /* Pass 0 for class pair idx: layout check and member pairing. */
