@@ -23,11 +23,13 @@ ModuleRef = Union[str, types.ModuleType]
 
 # Two concurrent reload() calls run one after the other.
 _batch_lock = threading.RLock()
-# path -> (digest, code, source or None): code compiled ahead of time (by
-# the watcher's helper process), keyed by source content so that a stale code
-# object is never used. An entry is dropped once a reload has used it: the
-# code then lives in the functions, and a cached copy would only hold memory.
-_code_cache: Dict[str, Tuple[bytes, types.CodeType, Optional[bytes]]] = {}
+# path -> (digest, code, source or None, fingerprints): code compiled ahead
+# of time (by the watcher's helper process), keyed by source content so that
+# a stale code object is never used, with its code fingerprints. An entry is
+# dropped once a reload has used it: the code then lives in the functions,
+# and a cached copy would only hold memory.
+_code_cache: Dict[str, Tuple[bytes, types.CodeType, Optional[bytes],
+                             "_core.CodeFingerprints"]] = {}
 
 
 class _Source(NamedTuple):
@@ -36,6 +38,7 @@ class _Source(NamedTuple):
     path: str
     code: types.CodeType
     digest: bytes
+    fingerprints: Optional["_core.CodeFingerprints"] = None
 
 
 def reloading() -> bool:
@@ -123,10 +126,10 @@ def _compile(name: str, module: types.ModuleType) -> _Source:
     hit = _code_cache.pop(path, None)
     if hit is not None and hit[2] is not None and hit[2] == data:
         # the very bytes it was compiled from: no need to hash them again
-        return _Source(name, module, path, hit[1], hit[0])
+        return _Source(name, module, path, hit[1], hit[0], hit[3])
     digest = _stamps.digest(data)
     if hit is not None and hit[0] == digest:
-        return _Source(name, module, path, hit[1], digest)
+        return _Source(name, module, path, hit[1], digest, hit[3])
     try:
         code = compile(data, path, "exec", dont_inherit=True)
     except Exception as exc:  # SyntaxError, ValueError (NUL), RecursionError, ...
@@ -142,11 +145,18 @@ def run_on_main_thread(fn) -> bool:
 
 
 def precompiled(path: str, digest: bytes, code: types.CodeType,
-                source: Optional[bytes] = None) -> None:
+                source: Optional[bytes] = None,
+                fingerprints: Optional[bytes] = None) -> None:
     """Offer code compiled elsewhere (the watcher's helper process) for the
     source whose content has this digest. With ``source`` (those bytes), the
-    next reload compares bytes instead of hashing the file again."""
-    _code_cache[path] = (digest, code, source)
+    next reload compares bytes instead of hashing the file again.
+
+    The code's fingerprints let the reload tell unchanged definitions without
+    reading their old code. They are computed here, off the reload's path,
+    unless ``fingerprints`` brings them: the ``blob()`` of
+    ``_core.CodeFingerprints`` of the same code, made where it was compiled."""
+    fps = _core.CodeFingerprints(code, fingerprints)
+    _code_cache[path] = (digest, code, source, fps)
 
 
 def reload(modules: Union[None, ModuleRef, Iterable[ModuleRef]] = None, *,
@@ -196,7 +206,8 @@ def _make_report(txn: "_core.Transaction", plan: dict, errors: Sequence[str],
 
 
 def _apply(sources: List[_Source], strict: bool, started: float) -> Report:
-    txn = _core.Transaction([(s.name, s.module, s.code, s.path) for s in sources])
+    txn = _core.Transaction([(s.name, s.module, s.code, s.path, s.fingerprints)
+                             for s in sources])
     # Imports and reloads do not interleave: other threads that import wait.
     _imp.acquire_lock()
     try:

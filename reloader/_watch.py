@@ -29,7 +29,7 @@ import weakref
 from typing import (Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Set, Tuple,
                     Union)
 
-from . import _api, _config, _stamps
+from . import _api, _config, _core, _stamps
 from ._errors import ReloadError
 from ._report import Report
 
@@ -107,11 +107,33 @@ def _ref(obj: object) -> Callable[[], object]:
 
 # ahead-of-time compilation in a helper process *****************************
 
-# The helper runs with -I -S: it needs nothing but the builtins and marshal,
-# and must not import the program's code or site customisations.
+# The helper runs with -I -S: it needs nothing but the builtins, marshal and
+# our own _core (loaded from its file, given as the argument), and must not
+# import the program's code or site customisations. It fingerprints the code
+# it compiles, so that the reload need not (_core.CodeFingerprints); without
+# _core it still compiles, and precompiled() fingerprints.
 _HELPER = r"""
 import marshal, os, struct, sys
 from importlib.util import MAGIC_NUMBER
+
+def load_core(path):
+    from importlib.machinery import ExtensionFileLoader
+    from importlib.util import module_from_spec, spec_from_loader
+    loader = ExtensionFileLoader("reloader._core", path)
+    core = module_from_spec(spec_from_loader("reloader._core", loader))
+    loader.exec_module(core)
+    return core
+
+try:
+    core = load_core(sys.argv[1])
+except Exception:
+    core = None
+
+def fingerprints(code):
+    try:
+        return core.CodeFingerprints(code).blob() if core is not None else None
+    except Exception:  # not the source's fault: precompiled() tries again
+        return None
 
 def read_exact(n):
     buf = b""
@@ -132,9 +154,9 @@ while True:
     path, source, optimize = marshal.loads(read_exact(struct.unpack("<I", read_exact(4))[0]))
     try:
         code = compile(source, path, "exec", dont_inherit=True, optimize=optimize)
-        reply = (True, marshal.dumps(code))
+        reply = (True, marshal.dumps(code), fingerprints(code))
     except BaseException as exc:
-        reply = (False, "%s: %s" % (type(exc).__name__, exc))
+        reply = (False, "%s: %s" % (type(exc).__name__, exc), None)
     send(marshal.dumps(reply))
 """
 
@@ -153,15 +175,17 @@ class _Compiler:
         self._broken = False
         self._closing = False
 
-    def compile(self, path: str, source: bytes) -> Optional[types.CodeType]:
+    def compile(self, path: str, source: bytes
+                ) -> Optional[Tuple[types.CodeType, Optional[bytes]]]:
+        """(code, fingerprints blob or None), or None."""
         if self._broken:
             return None
         try:
             proc = self._proc or self._start()
             self._send(proc, marshal.dumps((path, source, sys.flags.optimize)))
-            ok, payload = marshal.loads(self._receive(proc))
+            ok, payload, fps = marshal.loads(self._receive(proc))
             # not ok: the source is broken, and reload() will say so in full
-            return marshal.loads(payload) if ok else None
+            return (marshal.loads(payload), fps) if ok else None
         except (OSError, EOFError, ValueError, TypeError, struct.error) as exc:
             self._give_up("the compile helper failed: %s" % (exc,))
             return None
@@ -169,7 +193,8 @@ class _Compiler:
     def _start(self) -> "subprocess.Popen[bytes]":
         if not sys.executable:
             raise OSError("sys.executable is empty")
-        proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _HELPER],
+        core = getattr(_core, "__file__", None) or ""
+        proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _HELPER, core],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL)
         self._proc = proc
@@ -607,9 +632,13 @@ class Watcher:
         with self._lock:
             if self._pending.get(name) == dig:
                 return None
-        code = self._compiler.compile(path, source)
-        if code is not None:
-            _api.precompiled(path, dig, code, source)
+        compiled = self._compiler.compile(path, source)
+        if compiled is not None:
+            code, fps = compiled
+            try:
+                _api.precompiled(path, dig, code, source, fps)
+            except (TypeError, ValueError):  # not this code's: make them here
+                _api.precompiled(path, dig, code, source)
         return dig
 
     def _drop(self, name: str) -> None:

@@ -257,3 +257,220 @@ done:
     Py_XDECREF(by);
     return rv;
 }
+
+/* fingerprints ***********************************************************/
+
+/* Two 64-bit lanes of different construction, so that a collision needs
+ * both; each step is a bijection of the lane for a given word. Not
+ * cryptographic: the code offered is the program's own. */
+static inline uint64_t
+rotl64(uint64_t x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+static inline void
+fp_word(rl_fp *h, uint64_t w)
+{
+    h->a = (h->a ^ w) * 0x9E3779B97F4A7C15ull;
+    h->a ^= h->a >> 29;
+    h->b = rotl64(h->b + w * 0xC2B2AE3D27D4EB4Full, 31) * 0x165667B19E3779F9ull;
+}
+
+static void
+fp_bytes(rl_fp *h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    fp_word(h, n);
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        fp_word(h, w);
+    }
+    if (n > 0) {
+        uint64_t w = 0;
+        memcpy(&w, p, n);
+        fp_word(h, w);
+    }
+}
+
+/* tags keep values of different types apart (True and 1, b"a" and "a") */
+enum { FP_NONE = 1, FP_ELLIPSIS, FP_BOOL, FP_INT, FP_FLOAT, FP_COMPLEX,
+       FP_STR, FP_BYTES, FP_TUPLE, FP_FROZENSET, FP_CODE };
+
+static int fp_value(rl_fp *h, PyObject *v, const rl_fpmap *memo);
+
+static int
+fp_str(rl_fp *h, PyObject *s)
+{
+    if (rl_str_ready(s) < 0) {
+        return -1;
+    }
+    fp_word(h, FP_STR | (uint64_t)PyUnicode_KIND(s) << 8);
+    fp_bytes(h, PyUnicode_DATA(s),
+             (size_t)PyUnicode_GET_LENGTH(s) * PyUnicode_KIND(s));
+    return 1;
+}
+
+/* 1 hashed, 0 a value the fingerprint does not cover, -1 error */
+static int
+fp_value(rl_fp *h, PyObject *v, const rl_fpmap *memo)
+{
+    PyTypeObject *t = Py_TYPE(v);
+    if (t == &PyUnicode_Type) {
+        return fp_str(h, v);
+    }
+    if (v == Py_None || v == Py_Ellipsis) {
+        fp_word(h, v == Py_None ? FP_NONE : FP_ELLIPSIS);
+        return 1;
+    }
+    if (t == &PyBool_Type) {
+        fp_word(h, FP_BOOL | (uint64_t)(v == Py_True) << 8);
+        return 1;
+    }
+    if (t == &PyLong_Type) {
+        int overflow;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow) {
+            return 0;  /* rare in code; compared in full */
+        }
+        if (x == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+        fp_word(h, FP_INT);
+        fp_word(h, (uint64_t)x);
+        return 1;
+    }
+    if (t == &PyFloat_Type) {
+        double d = PyFloat_AS_DOUBLE(v);  /* bitwise, as rl_same_value */
+        fp_word(h, FP_FLOAT);
+        fp_bytes(h, &d, sizeof d);
+        return 1;
+    }
+    if (t == &PyComplex_Type) {
+        Py_complex c = PyComplex_AsCComplex(v);
+        fp_word(h, FP_COMPLEX);
+        fp_bytes(h, &c, sizeof c);
+        return 1;
+    }
+    if (t == &PyBytes_Type) {
+        fp_word(h, FP_BYTES);
+        fp_bytes(h, PyBytes_AS_STRING(v), (size_t)PyBytes_GET_SIZE(v));
+        return 1;
+    }
+    if (t == &PyTuple_Type) {
+        fp_word(h, FP_TUPLE);
+        fp_word(h, (uint64_t)PyTuple_GET_SIZE(v));
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(v); i++) {
+            int r = fp_value(h, PyTuple_GET_ITEM(v, i), memo);
+            if (r <= 0) {
+                return r;
+            }
+        }
+        return 1;
+    }
+    if (t == &PyFrozenSet_Type) {
+        /* iteration order is not part of the value: sum the items' own */
+        rl_fp sum = {0, 0};
+        PyObject *it = PyObject_GetIter(v), *item;
+        if (it == NULL) {
+            return -1;
+        }
+        while ((item = PyIter_Next(it)) != NULL) {
+            rl_fp one = {0, 0};
+            int r = fp_value(&one, item, memo);
+            Py_DECREF(item);
+            if (r <= 0) {
+                Py_DECREF(it);
+                return r;
+            }
+            sum.a += one.a;
+            sum.b += one.b;
+        }
+        Py_DECREF(it);
+        if (PyErr_Occurred()) {
+            return -1;
+        }
+        fp_word(h, FP_FROZENSET);
+        fp_word(h, (uint64_t)PySet_GET_SIZE(v));
+        fp_word(h, sum.a);
+        fp_word(h, sum.b);
+        return 1;
+    }
+    if (t == &PyCode_Type) {
+        rl_fp sub;
+        const rl_fp *known = memo ? rl_fpmap_get(memo, v) : NULL;
+        if (known == NULL) {
+            int r = rl_code_fingerprint(v, memo, &sub);
+            if (r <= 0) {
+                return r;
+            }
+            known = &sub;
+        }
+        fp_word(h, FP_CODE);
+        fp_word(h, known->a);
+        fp_word(h, known->b);
+        return 1;
+    }
+    return 0;  /* range, slice, ...: compared in full */
+}
+
+int
+rl_code_fingerprint(PyObject *code, const rl_fpmap *memo, rl_fp *out)
+{
+    PyCodeObject *co = (PyCodeObject *)code;
+    rl_fp h = {0x243F6A8885A308D3ull, 0x13198A2E03707344ull};
+    int r;
+
+    fp_word(&h, FP_CODE);
+    fp_word(&h, (uint64_t)co->co_argcount | (uint64_t)co->co_posonlyargcount << 16
+                | (uint64_t)co->co_kwonlyargcount << 32);
+    fp_word(&h, (uint64_t)(unsigned)co->co_flags);
+    if ((r = fp_str(&h, co->co_name)) <= 0) {
+        return r;
+    }
+#if RL_PY311
+    /* the comparison form: base opcodes and opargs, caches skipped */
+    rl_code_tables_init();
+    if (deopt_state != 1) {
+        return 0;
+    }
+    Py_ssize_t n = Py_SIZE(co);
+    fp_word(&h, (uint64_t)n);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned op = deopt_op[rl_unit_op(co, i)];
+        if (op == RL_OP_UNKNOWN) {
+            return 0;  /* instrumented: CPython's path compares it */
+        }
+        fp_word(&h, (uint64_t)op << 8 | rl_unit_arg(co, i));
+        i += op_caches[op];
+    }
+    fp_bytes(&h, PyBytes_AS_STRING(co->co_exceptiontable),
+             (size_t)PyBytes_GET_SIZE(co->co_exceptiontable));
+    if ((r = fp_value(&h, co->co_names, NULL)) <= 0
+        || (r = fp_value(&h, co->co_localsplusnames, NULL)) <= 0
+        || (r = fp_value(&h, co->co_localspluskinds, NULL)) <= 0) {
+        return r;
+    }
+#else
+    if ((r = fp_value(&h, co->co_code, NULL)) <= 0
+        || (r = fp_value(&h, co->co_names, NULL)) <= 0
+        || (r = fp_value(&h, co->co_varnames, NULL)) <= 0
+        || (r = fp_value(&h, co->co_cellvars, NULL)) <= 0
+        || (r = fp_value(&h, co->co_freevars, NULL)) <= 0) {
+        return r;
+    }
+#endif
+    if ((r = fp_value(&h, co->co_consts, memo)) <= 0) {
+        return r;
+    }
+    /* positions: a moved definition is not an unchanged one */
+    fp_word(&h, (uint64_t)(unsigned)co->co_firstlineno);
+    if ((r = fp_value(&h, co->co_linetable, NULL)) <= 0) {
+        return r;
+    }
+    /* never {0, 0}, which stands for none */
+    out->a = h.a | 1;
+    out->b = h.b;
+    return 1;
+}

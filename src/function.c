@@ -542,9 +542,11 @@ plain_same_defaults(PyObject *a, PyObject *b)
  * the same code and positions, no cells, no attributes, equal plain
  * defaults (values the map never holds), no keyword defaults or
  * annotations, the same doc. Most definitions of an edited module are; the
- * full path (rl_function_stage) handles the rest. 1, 0 or -1. */
+ * full path (rl_function_stage) handles the rest. The code is compared by
+ * fingerprint where both sides have one (fingerprint.c), so that the old
+ * code object is not read at all. 1, 0 or -1. */
 int
-rl_function_unchanged(PyObject *oldobj, PyObject *newobj)
+rl_function_unchanged(rl_txn *txn, PyObject *oldobj, PyObject *newobj)
 {
     PyFunctionObject *old = (PyFunctionObject *)oldobj;
     PyFunctionObject *new = (PyFunctionObject *)newobj;
@@ -561,10 +563,23 @@ rl_function_unchanged(PyObject *oldobj, PyObject *newobj)
         || !rl_same_value(new->func_doc, old->func_doc)) {
         return 0;
     }
+    const rl_fp *nfp = rl_fp_offered(txn->cur_fps, new->func_code);
+    if (nfp != NULL) {
+        const rl_fp *ofp = rl_fp_known(old->func_code);
+        if (ofp != NULL) {
+            return ofp->a == nfp->a && ofp->b == nfp->b;
+        }
+    }
     if (rl_code_compare(old->func_code, new->func_code, &differs, &moved) < 0) {
         return -1;
     }
-    return !differs && !moved;
+    if (differs || moved) {
+        return 0;
+    }
+    if (nfp != NULL) {
+        rl_fp_learn(old->func_code, nfp);  /* equal code, equal fingerprint */
+    }
+    return 1;
 }
 
 

@@ -105,6 +105,23 @@ core_compare_code(PyObject *Py_UNUSED(self), PyObject *args)
     return Py_BuildValue("(NN)", PyBool_FromLong(differs), PyBool_FromLong(moved));
 }
 
+static PyObject *
+core_known_fingerprint(PyObject *Py_UNUSED(self), PyObject *code)
+{
+    const rl_fp *fp = rl_fp_known(code);
+    if (fp == NULL) {
+        Py_RETURN_NONE;
+    }
+    return PyBytes_FromStringAndSize((const char *)fp, sizeof *fp);
+}
+
+static PyObject *
+core_forget_fingerprints(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(args))
+{
+    rl_fp_forget_all();
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef core_methods[] = {
     {"reloading", core_reloading, METH_NOARGS,
      "True in the thread running a batch, while its code and hooks run."},
@@ -115,6 +132,11 @@ static PyMethodDef core_methods[] = {
     {"compare_code", core_compare_code, METH_VARARGS,
      "(differs, moved) as a reload sees two code objects: behaviour, or "
      "only positions."},
+    {"known_fingerprint", core_known_fingerprint, METH_O,
+     "The fingerprint the core knows for a live code object (bytes), or "
+     "None."},
+    {"forget_fingerprints", core_forget_fingerprints, METH_NOARGS,
+     "Drop every known fingerprint (the next reload compares in full)."},
     {"add_pending_call", core_add_pending_call, METH_O,
      "Call fn() on the main thread at its next safe point; False if "
      "CPython's queue is full."},
@@ -261,7 +283,7 @@ PyInit__core(void)
         return NULL;
     }
     if (init_state() < 0 || rl_txn_init_type(m) < 0
-        || rl_finder_init_type(m) < 0) {
+        || rl_finder_init_type(m) < 0 || rl_fingerprint_init_type(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

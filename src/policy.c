@@ -403,7 +403,7 @@ rl_pair(rl_txn *txn, PyObject *old, PyObject *new, PyObject *prefix,
     int kind = rl_kind(new);
     if (kind == RL_K_FUNC) {
         /* the common case: nothing to pair inside, nothing to stage */
-        int same = rl_function_unchanged(old, new);
+        int same = rl_function_unchanged(txn, old, new);
         if (same != 0) {
             return same < 0 ? -1 : 0;
         }
@@ -768,6 +768,7 @@ rl_policy_plan_module(rl_txn *txn, rl_entry *e, int pass)
     int rv = -1;
 
     txn->cur_module = e->name;
+    txn->cur_fps = e->fps;
     if (pass == 1) {
         return plan_bindings(txn, e);
     }

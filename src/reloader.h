@@ -50,6 +50,7 @@ typedef struct {
     PyTypeObject *member_descr_type; /* type of a __slots__ member */
     PyTypeObject *TxnType;
     PyTypeObject *FinderType;
+    PyTypeObject *FpsType;           /* CodeFingerprints */
     int op_store_deref, op_delete_deref, op_extended_arg;
     /* the thread running a batch, and how deep */
     unsigned long reloading_thread;
@@ -107,11 +108,42 @@ typedef struct {
     size_t used;
 } rl_ptrmap;
 
+/* A table slot for an object's address. Objects made one after another
+ * sit close together and are looked up in that order: keeping nearby
+ * addresses in nearby slots makes those lookups walk the table instead of
+ * missing the cache on each. Higher bits are folded in so that objects a
+ * table's span apart do not pile up in one run. */
+static inline size_t
+rl_addr_slot(const void *key, size_t mask, int shift)
+{
+    uintptr_t p = (uintptr_t)key >> shift;
+    return (size_t)(p ^ (p >> 15) ^ (p >> 30)) & mask;
+}
+
 PyObject *rl_ptrmap_get(const rl_ptrmap *m, PyObject *key);  /* borrowed */
 int rl_ptrmap_put(rl_ptrmap *m, PyObject *key, PyObject *value);
 /* Room for n more entries without growing. 0 or -1. */
 int rl_ptrmap_reserve(rl_ptrmap *m, size_t n);
 void rl_ptrmap_clear(rl_ptrmap *m);  /* may run __del__ */
+
+/* Fingerprints of code (code.c, fingerprint.c): 128 bits over what a
+ * reload compares (rl_code_compare), positions included. {0, 0} is none. */
+typedef struct {
+    uint64_t a, b;
+} rl_fp;
+
+typedef struct {
+    PyObject *key;
+    rl_fp fp;
+} rl_fpslot;
+
+/* code object -> fingerprint; keys strong when owns is set */
+typedef struct {
+    rl_fpslot *slots;
+    size_t mask;  /* capacity - 1, or 0 when empty */
+    size_t used;
+    int owns;
+} rl_fpmap;
 
 /* Two definitions found to be one: new's definition goes into old. */
 typedef struct {
@@ -133,6 +165,7 @@ typedef struct {
     PyObject *path;    /* str */
     PyObject *shadow;  /* module the new code ran in, or NULL */
     PyObject *snapshot; /* copy of the live dict at commit, or NULL */
+    PyObject *fps;     /* CodeFingerprints of code, or NULL */
     int state;         /* 0 pending, 1 executing, 2 executed */
 } rl_entry;
 
@@ -158,6 +191,7 @@ typedef struct rl_txn {
     rl_pairrec *pairs;
     Py_ssize_t npairs, cappairs;
     PyObject *cur_module;  /* borrowed: the module being planned */
+    PyObject *cur_fps;     /* borrowed: its CodeFingerprints, or NULL */
     int phase;           /* RL_PHASE_* */
 } rl_txn;
 
@@ -194,11 +228,31 @@ void rl_code_tables_init(void);
 /* Compare two code objects: *differs if behaviour may differ, *moved if
  * only positions differ. 0 or -1. */
 int rl_code_compare(PyObject *a, PyObject *b, int *differs, int *moved);
+/* The fingerprint of code, with nested code taken from memo where it has
+ * them: 1 with *out set, 0 when code has none (a constant or an opcode the
+ * fingerprint does not cover), -1 + exception. Equal fingerprints mean
+ * rl_code_compare finds neither a difference nor a move. */
+int rl_code_fingerprint(PyObject *code, const rl_fpmap *memo, rl_fp *out);
+
+/* fingerprint.c */
+int rl_fingerprint_init_type(PyObject *module);
+const rl_fp *rl_fpmap_get(const rl_fpmap *m, PyObject *key);
+/* The root code of a CodeFingerprints (borrowed). */
+PyObject *rl_fps_code(PyObject *fps);
+/* The fingerprint fps (a CodeFingerprints, or NULL) has for code, or NULL. */
+const rl_fp *rl_fp_offered(PyObject *fps, PyObject *code);
+/* The fingerprint known for a live code object, or NULL. */
+const rl_fp *rl_fp_known(PyObject *code);
+/* Remember code's fingerprint (holds code). Failing to is no error: the
+ * next reload compares in full. */
+void rl_fp_learn(PyObject *code, const rl_fp *fp);
+/* Forget every known fingerprint (for tests and reloader's own reset). */
+void rl_fp_forget_all(void);
 
 /* function.c */
 /* Whether new is old's definition unchanged, needing nothing staged: 1, 0
  * or -1. */
-int rl_function_unchanged(PyObject *old, PyObject *new);
+int rl_function_unchanged(rl_txn *txn, PyObject *old, PyObject *new);
 /* Stage new's definition into old. *changed set to 1 when it differs. */
 int rl_function_stage(rl_txn *txn, PyObject *old, PyObject *new,
                       int *changed);

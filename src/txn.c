@@ -368,6 +368,7 @@ Txn_dealloc(rl_txn *txn)
         Py_XDECREF(e->module);
         Py_XDECREF(e->code);
         Py_XDECREF(e->path);
+        Py_XDECREF(e->fps);
     }
     PyMem_Free(txn->entries);
     PyMem_Free(txn->swaps);
@@ -445,14 +446,20 @@ Txn_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PySequence_Fast_GET_ITEM(fast, i);
-        PyObject *name, *module, *code, *path;
+        PyObject *name, *module, *code, *path, *fps = Py_None;
         if (!PyTuple_Check(item)
-            || !PyArg_ParseTuple(item, "UO!O!U", &name, &PyModule_Type,
-                                 &module, &PyCode_Type, &code, &path)) {
+            || !PyArg_ParseTuple(item, "UO!O!U|O", &name, &PyModule_Type,
+                                 &module, &PyCode_Type, &code, &path, &fps)) {
             if (!PyErr_Occurred()) {
                 PyErr_SetString(PyExc_TypeError, "each entry is a tuple "
-                                "(name, module, code, path)");
+                                "(name, module, code, path[, fingerprints])");
             }
+            goto error;
+        }
+        if (fps != Py_None && (Py_TYPE(fps) != rl_st.FpsType
+                               || rl_fps_code(fps) != code)) {
+            PyErr_Format(PyExc_TypeError, "the fingerprints of %U must be "
+                         "CodeFingerprints of its code, or None", name);
             goto error;
         }
         int has = PyDict_Contains(txn->by_name, name);
@@ -473,6 +480,7 @@ Txn_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         e->module = Py_NewRef(module);
         e->code = Py_NewRef(code);
         e->path = Py_NewRef(path);
+        e->fps = fps != Py_None ? Py_NewRef(fps) : NULL;
         txn->n = i + 1;
     }
     Py_DECREF(fast);

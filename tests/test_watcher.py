@@ -4,11 +4,12 @@ import logging
 import os
 import threading
 import time
+import types
 
 import pytest
 
 import reloader
-from reloader import _api, _watch
+from reloader import _api, _core, _watch
 
 # Generous: the bounded waits below end as soon as their condition holds.
 WAIT = 30.0
@@ -89,6 +90,10 @@ def test_poll_with_nothing_pending_returns_none(hot_module, watcher):
 def test_poll_runs_precompiled_code(hot_module, watcher, monkeypatch):
     m = hot_module("w_pre", V1)
     w = watcher()
+    offered = []
+    real_offer = _api.precompiled
+    monkeypatch.setattr(_api, "precompiled",
+                        lambda *a: offered.append(a) or real_offer(*a))
     hot_module.write("w_pre", src(2))
     wait_for(w.pending)
     compiled = []
@@ -98,6 +103,9 @@ def test_poll_runs_precompiled_code(hot_module, watcher, monkeypatch):
     report = poll_until_report(w)
     assert report.modules == ("w_pre",) and m.f() == 2
     assert compiled == []  # the helper process compiled it; poll() only executed
+    # ... and fingerprinted it: nothing was computed on this side
+    (path, dig, code, source, fps), = offered
+    assert fps == _core.CodeFingerprints(code).blob()
 
 
 def test_burst_of_saves_is_debounced(hot_module, watcher, caplog):
@@ -275,14 +283,27 @@ def test_compile_helper_gives_code_equal_to_compile(tmp_path):
     source = b"def f(x=1):\n    '''doc'''\n    return [i * x for i in range(3)]\n"
     compiler = _watch._Compiler()
     try:
-        code = compiler.compile(str(tmp_path / "m.py"), source)
+        code, fps = compiler.compile(str(tmp_path / "m.py"), source)
         assert compiler.compile(str(tmp_path / "m.py"), b"def f(:\n") is None  # broken source
-        again = compiler.compile(str(tmp_path / "m.py"), source)  # still serving
+        again, _ = compiler.compile(str(tmp_path / "m.py"), source)  # still serving
     finally:
         compiler.close()
     expected = compile(source, str(tmp_path / "m.py"), "exec", dont_inherit=True)
     assert code == expected and again == expected
     assert code.co_filename == str(tmp_path / "m.py")
+    # the helper fingerprinted it as this process does
+    assert fps == _core.CodeFingerprints(expected).blob()
+    assert len(_core.CodeFingerprints(code, fps)) == len(_core.CodeFingerprints(expected))
+
+
+def test_compile_helper_without_core_still_compiles(monkeypatch, tmp_path):
+    monkeypatch.setattr(_watch._core, "__file__", str(tmp_path / "missing.so"))
+    compiler = _watch._Compiler()
+    try:
+        code, fps = compiler.compile(str(tmp_path / "m.py"), b"def f():\n    return 1\n")
+    finally:
+        compiler.close()
+    assert fps is None and isinstance(code, types.CodeType)
 
 
 def test_compile_helper_that_is_not_python_is_given_up(monkeypatch, tmp_path, caplog):
