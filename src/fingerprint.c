@@ -261,6 +261,29 @@ fps_compute(rl_fps *self)
     return 0;
 }
 
+/* A blob record: the fingerprint, and the code's shape, which the receiving
+ * side checks so that fingerprints of other code (another version of the
+ * source, another tree) are refused rather than trusted. */
+typedef struct {
+    rl_fp fp;
+    uint64_t shape;
+} rl_fprec;
+
+static uint64_t
+code_shape(PyObject *code)
+{
+    PyCodeObject *co = (PyCodeObject *)code;
+#if RL_PY311
+    uint64_t units = (uint64_t)Py_SIZE(co);
+#else
+    uint64_t units = (uint64_t)PyBytes_GET_SIZE(co->co_code) / 2;
+#endif
+    return (uint64_t)(uint32_t)co->co_firstlineno << 32
+           ^ units << 12 ^ (uint64_t)(uint32_t)co->co_flags << 4
+           ^ (uint64_t)PyTuple_GET_SIZE(co->co_consts) << 40
+           ^ (uint64_t)co->co_argcount;
+}
+
 static int
 fps_attach(rl_fps *self, PyObject *blob)
 {
@@ -269,18 +292,24 @@ fps_attach(rl_fps *self, PyObject *blob)
                      Py_TYPE(blob)->tp_name);
         return -1;
     }
-    if (PyBytes_GET_SIZE(blob) != self->n * (Py_ssize_t)sizeof(rl_fp)) {
+    if (PyBytes_GET_SIZE(blob) != self->n * (Py_ssize_t)sizeof(rl_fprec)) {
         PyErr_Format(PyExc_ValueError, "%zd bytes of fingerprints for %zd "
                      "code objects (%zd bytes each)", PyBytes_GET_SIZE(blob),
-                     self->n, (Py_ssize_t)sizeof(rl_fp));
+                     self->n, (Py_ssize_t)sizeof(rl_fprec));
         return -1;
     }
     const char *p = PyBytes_AS_STRING(blob);
     for (Py_ssize_t i = 0; i < self->n; i++) {
-        rl_fp fp;
-        memcpy(&fp, p + i * sizeof fp, sizeof fp);
-        if (fp.a != 0 || fp.b != 0) {
-            fpmap_set(&self->map, self->order[i], &fp);
+        rl_fprec rec;
+        memcpy(&rec, p + i * sizeof rec, sizeof rec);
+        if (rec.shape != code_shape(self->order[i])) {
+            fpmap_clear(&self->map);
+            PyErr_Format(PyExc_ValueError, "the fingerprints are not of this "
+                         "code (code object %zd of %zd differs)", i, self->n);
+            return -1;
+        }
+        if (rec.fp.a != 0 || rec.fp.b != 0) {
+            fpmap_set(&self->map, self->order[i], &rec.fp);
         }
     }
     return 0;
@@ -323,15 +352,18 @@ Fps_dealloc(rl_fps *self)
 static PyObject *
 Fps_blob(rl_fps *self, PyObject *Py_UNUSED(ignored))
 {
-    PyObject *out = PyBytes_FromStringAndSize(NULL, self->n * sizeof(rl_fp));
+    PyObject *out = PyBytes_FromStringAndSize(NULL, self->n * sizeof(rl_fprec));
     if (out == NULL) {
         return NULL;
     }
     char *p = PyBytes_AS_STRING(out);
     for (Py_ssize_t i = 0; i < self->n; i++) {
         const rl_fp *fp = rl_fpmap_get(&self->map, self->order[i]);
-        rl_fp none = {0, 0};
-        memcpy(p + i * sizeof none, fp ? fp : &none, sizeof none);
+        rl_fprec rec = {{0, 0}, code_shape(self->order[i])};
+        if (fp != NULL) {
+            rec.fp = *fp;
+        }
+        memcpy(p + i * sizeof rec, &rec, sizeof rec);
     }
     return out;
 }

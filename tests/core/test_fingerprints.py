@@ -100,6 +100,11 @@ def test_bad_input_is_refused():
     blob = _core.CodeFingerprints(code).blob()
     with pytest.raises(ValueError, match="bytes of fingerprints"):
         _core.CodeFingerprints(code, blob[:-1])
+    # fingerprints of another version of the source: refused, not trusted
+    other = _core.CodeFingerprints(tree(BASE.replace("i * a", "i * a + 1"))).blob()
+    assert len(other) == len(blob)
+    with pytest.raises(ValueError, match="not of this code"):
+        _core.CodeFingerprints(code, other)
     with pytest.raises(TypeError, match="must be bytes"):
         _core.CodeFingerprints(code, bytearray(blob))
     with pytest.raises(TypeError):
