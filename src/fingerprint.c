@@ -48,25 +48,14 @@ rl_fpmap_get(const rl_fpmap *m, PyObject *key)
 static int
 fpmap_resize(rl_fpmap *m, size_t cap)
 {
-    rl_fpslot *slots = PyMem_Calloc(cap, sizeof *slots);
+    size_t oldcap = m->slots ? m->mask + 1 : 0;
+    rl_fpslot *slots = rl_table_rehash(m->slots, oldcap, cap, sizeof *slots,
+                                       FP_SLOT_SHIFT);
     if (slots == NULL) {
-        PyErr_NoMemory();
         return -1;
     }
-    rl_fpslot *old = m->slots;
-    size_t oldcap = m->slots ? m->mask + 1 : 0;
     m->slots = slots;
     m->mask = cap - 1;
-    for (size_t i = 0; i < oldcap; i++) {
-        if (old[i].key != NULL) {
-            size_t j = fp_slot(old[i].key, m->mask);
-            while (slots[j].key != NULL) {
-                j = (j + 1) & m->mask;
-            }
-            slots[j] = old[i];
-        }
-    }
-    PyMem_Free(old);
     return 0;
 }
 
@@ -74,10 +63,7 @@ fpmap_resize(rl_fpmap *m, size_t cap)
 static int
 fpmap_reserve(rl_fpmap *m, size_t n)
 {
-    size_t cap = m->slots ? m->mask + 1 : 0, want = 256;
-    while (want < 2 * (m->used + n)) {
-        want *= 2;
-    }
+    size_t cap = m->slots ? m->mask + 1 : 0, want = rl_table_want(cap, m->used, n);
     return want > cap ? fpmap_resize(m, want) : 0;
 }
 
