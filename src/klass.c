@@ -588,16 +588,30 @@ rl_class_pair(rl_txn *txn, Py_ssize_t idx)
     if (is_enum(old) && pair_enum_members(txn, old, new, idx) < 0) {
         return -1;
     }
-    /* pairing reads the class dicts and changes neither */
+    /* pairing reads the class dicts and changes neither; it keeps for
+     * staging the entries that are not kept definitions */
+    rl_walk walk = {0};
+    Py_ssize_t at = 0;
     rl_cursor cur;
     rl_cursor_init(&cur, old->tp_dict);
-    while (PyDict_Next(new->tp_dict, &pos, &key, &nv)) {
+    for (; PyDict_Next(new->tp_dict, &pos, &key, &nv); at = pos) {
         PyObject *ov = cursor_get(&cur, key);
-        if (ov != NULL && ov != nv
-            && pair_member(txn, old, new, key, ov, nv, idx) < 0) {
+        int kept = 0;
+        if (ov != NULL && ov != nv) {
+            if (pair_member(txn, old, new, key, ov, nv, idx) < 0) {
+                rl_walk_clear(&walk);
+                return -1;
+            }
+            kept = rl_map_lookup(txn, nv) == ov;
+        }
+        if (!kept && rl_walk_keep(&walk, at, key) < 0) {
+            rl_walk_clear(&walk);
             return -1;
         }
     }
+    rl_walk_finish(&walk, new->tp_dict, &cur);
+    rl_walk_clear(&txn->pairs[idx].walk);  /* pairing may have moved pairs */
+    txn->pairs[idx].walk = walk;
     return 0;
 }
 
@@ -853,14 +867,14 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
     PyObject *nmap = enumcls ? member_map(new) : NULL;
     PyObject *omap = enumcls ? member_map(old) : NULL;
     /* staging changes no class dict: iterate in place */
-    PyObject *key, *nv;
-    Py_ssize_t pos = 0;
-    rl_cursor cur;
-    rl_cursor_init(&cur, old->tp_dict);
-    while (PyDict_Next(new->tp_dict, &pos, &key, &nv)) {
-        /* every key is looked up, so that the cursor knows whether the old
-         * dict has keys the new one lacks */
-        PyObject *ov = cursor_get(&cur, key);
+    PyObject *key, *nv, *ov;
+    rl_rewalk walk;
+    int more;
+    rl_rewalk_init(&walk, &txn->pairs[idx].walk, new->tp_dict, old->tp_dict);
+    while ((more = rl_rewalk_next(&walk, &key, &nv, &ov)) != 0) {
+        if (more < 0) {
+            goto done;
+        }
         if (skip_key(key, nv)) {
             continue;
         }
@@ -953,9 +967,8 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
     }
     /* what the new source no longer defines (staging changes no class
      * dict: iterate in place) */
-    pos = 0;
-    PyObject *ov;
-    while (!rl_cursor_saw_all(&cur) && PyDict_Next(old->tp_dict, &pos, &key, &ov)) {
+    Py_ssize_t pos = 0;
+    while (!rl_rewalk_saw_all(&walk) && PyDict_Next(old->tp_dict, &pos, &key, &ov)) {
         if (skip_key(key, ov) || dict_get(new->tp_dict, key) != NULL) {
             continue;
         }

@@ -311,6 +311,7 @@ push_pair(rl_txn *txn, PyObject *old, PyObject *new, PyObject *prefix,
     r->kind = kind;
     r->changed = 0;
     r->restart = 0;
+    memset(&r->walk, 0, sizeof r->walk);
     return txn->npairs++;
 }
 
@@ -638,24 +639,21 @@ plan_bindings(rl_txn *txn, rl_entry *e)
 {
     PyObject *S = PyModule_GetDict(e->shadow), *R = PyModule_GetDict(e->module);
     PyObject *mod = e->name, *k, *nv, *ov, *target = NULL, *keys = NULL;
-    Py_ssize_t pos = 0;
     rl_optin opt;
     int rv = -1;
 
     if (rl_optin_read(S, &opt) < 0) {
         return -1;
     }
-    rl_cursor cur;
-    rl_cursor_init(&cur, R);
-    while (PyDict_Next(S, &pos, &k, &nv)) {
-        if (!PyUnicode_Check(k)) {
-            continue;
-        }
-        ov = rl_cursor_get(&cur, k);  // borrowed
-        if (ov == NULL && PyErr_Occurred()) {
+    /* only the entries pass 0 did not settle */
+    rl_rewalk walk;
+    rl_rewalk_init(&walk, &e->walk, S, R);
+    int more;
+    while ((more = rl_rewalk_next(&walk, &k, &nv, &ov)) != 0) {
+        if (more < 0) {
             goto done;
         }
-        if (is_import_dunder(k)) {
+        if (!PyUnicode_Check(k) || is_import_dunder(k)) {
             continue;
         }
         if (ov != NULL && rl_map_lookup(txn, nv) == ov) {
@@ -710,7 +708,7 @@ plan_bindings(rl_txn *txn, rl_entry *e)
         Py_CLEAR(target);
     }
     /* names the new source no longer binds */
-    if (rl_cursor_saw_all(&cur)) {
+    if (rl_rewalk_saw_all(&walk)) {
         rv = 0;  /* every name of the module is bound again */
         goto done;
     }
@@ -765,32 +763,35 @@ rl_policy_plan_module(rl_txn *txn, rl_entry *e, int pass)
 {
     PyObject *S = PyModule_GetDict(e->shadow), *R = PyModule_GetDict(e->module);
     PyObject *k, *nv;
-    int rv = -1;
 
     txn->cur_module = e->name;
     txn->cur_fps = e->fps;
     if (pass == 1) {
         return plan_bindings(txn, e);
     }
-    /* pairing reads the namespaces and runs no code that changes them */
-    Py_ssize_t pos = 0;
+    /* pairing reads the namespaces and runs no code that changes them;
+     * it keeps for pass 1 the entries that are not kept definitions */
+    rl_walk walk = {0};
+    Py_ssize_t pos = 0, at = 0;
     rl_cursor cur;
     rl_cursor_init(&cur, R);
-    while (PyDict_Next(S, &pos, &k, &nv)) {
+    rl_walk_clear(&e->walk);
+    for (; PyDict_Next(S, &pos, &k, &nv); at = pos) {
         if (!PyUnicode_Check(k)) {
             continue;
         }
         PyObject *ov = rl_cursor_get(&cur, k);
-        if (ov == NULL) {
-            if (PyErr_Occurred()) {
-                goto done;
-            }
-            continue;
+        if (ov == NULL && PyErr_Occurred()) {
+            goto done;
         }
         if (is_import_dunder(k)) {
             continue;
         }
-        if (ov == nv || !module_pairable(txn, R, S, k, ov, nv, e->name)) {
+        if (ov == NULL || ov == nv
+            || !module_pairable(txn, R, S, k, ov, nv, e->name)) {
+            if (rl_walk_keep(&walk, at, k) < 0) {
+                goto done;
+            }
             continue;
         }
         if (PyFunction_Check(ov) && globals_of_another_copy(ov, R, e->name)) {
@@ -802,12 +803,15 @@ rl_policy_plan_module(rl_txn *txn, rl_entry *e, int pass)
             Py_XSETREF(txn->failed, Py_NewRef(e->name));
             goto done;
         }
-        int r = rl_pair(txn, ov, nv, e->name, k, -1);
-        if (r < 0) {
+        if (rl_pair(txn, ov, nv, e->name, k, -1) < 0
+            || (rl_map_lookup(txn, nv) != ov && rl_walk_keep(&walk, at, k) < 0)) {
             goto done;
         }
     }
-    rv = 0;
+    rl_walk_finish(&walk, S, &cur);
+    e->walk = walk;
+    return 0;
 done:
-    return rv;
+    rl_walk_clear(&walk);
+    return -1;
 }

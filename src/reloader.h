@@ -152,6 +152,23 @@ typedef struct {
     int owns;
 } rl_fpmap;
 
+/* What pass 0 learnt walking a new namespace (module or class dict) against
+ * the old one, for pass 1 (cursor.c): the entries pass 1 must look at, since
+ * every other one is a kept definition that pass 1 passes over, and whether
+ * every old name is bound again. */
+typedef struct {
+    Py_ssize_t pos;   /* the PyDict_Next position that yields the entry */
+    PyObject *key;    /* borrowed, checked against the dict before use */
+} rl_todo;
+
+typedef struct {
+    rl_todo *items;   /* PyMem */
+    Py_ssize_t n, cap;
+    Py_ssize_t nsize, osize;  /* the dicts' sizes when the walk ended */
+    int done;         /* the walk ran to its end */
+    int saw_all;
+} rl_walk;
+
 /* Two definitions found to be one: new's definition goes into old. */
 typedef struct {
     PyObject *old, *new;  /* strong */
@@ -162,6 +179,7 @@ typedef struct {
     int kind;             /* RL_K_FUNC, RL_K_CLASS or RL_K_WRAPPER */
     int changed;
     int restart;          /* class left as it was (restart required) */
+    rl_walk walk;         /* a class's dict walk in pass 0 */
 } rl_pairrec;
 
 /* One module of a batch. */
@@ -174,6 +192,7 @@ typedef struct {
     PyObject *snapshot; /* copy of the live dict at commit, or NULL */
     PyObject *fps;     /* CodeFingerprints of code, or NULL */
     int state;         /* 0 pending, 1 executing, 2 executed */
+    rl_walk walk;      /* the module dict's walk in pass 0 */
 } rl_entry;
 
 typedef struct rl_txn {
@@ -336,6 +355,31 @@ void rl_cursor_init(rl_cursor *c, PyObject *dict);
 PyObject *rl_cursor_get(rl_cursor *c, PyObject *key);
 /* Whether every key of the dict was asked for (none is left over). */
 int rl_cursor_saw_all(const rl_cursor *c);
+
+/* Pass 0 walks a new dict with a cursor on the old one and keeps the
+ * entries pass 1 must see (0 or -1 + MemoryError); at the end, finish. */
+int rl_walk_keep(rl_walk *w, Py_ssize_t pos, PyObject *key);
+void rl_walk_finish(rl_walk *w, PyObject *ndict, const rl_cursor *old);
+void rl_walk_clear(rl_walk *w);
+
+/* Pass 1 walks the entries pass 0 kept when both dicts are as pass 0 left
+ * them, else every entry of the new dict. */
+typedef struct {
+    PyObject *ndict, *odict;  /* borrowed */
+    const rl_todo *items;     /* NULL: every entry */
+    Py_ssize_t n, i, pos;
+    int saw_all;
+    rl_cursor cur;
+} rl_rewalk;
+
+void rl_rewalk_init(rl_rewalk *r, const rl_walk *w, PyObject *ndict,
+                    PyObject *odict);
+/* The next entry: 1 with *key, *nv and *ov (borrowed; *ov NULL when the old
+ * dict lacks the key or it is not a str), 0 at the end, -1 + exception. The
+ * walk must not outlive w's items. */
+int rl_rewalk_next(rl_rewalk *r, PyObject **key, PyObject **nv, PyObject **ov);
+/* After the last entry: whether every old name is bound again. */
+int rl_rewalk_saw_all(const rl_rewalk *r);
 
 /* heapwalk.c */
 PyObject *rl_find_instances(PyObject *classes);  /* new list */

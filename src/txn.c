@@ -329,10 +329,12 @@ txn_release_all(rl_txn *txn)
         Py_CLEAR(txn->pairs[i].new);
         Py_CLEAR(txn->pairs[i].name);
         Py_CLEAR(txn->pairs[i].prefix);
+        rl_walk_clear(&txn->pairs[i].walk);
     }
     txn->npairs = 0;
     for (Py_ssize_t i = 0; i < txn->n; i++) {
         rl_entry *e = &txn->entries[i];
+        rl_walk_clear(&e->walk);
         Py_CLEAR(e->snapshot);
         if (e->shadow != NULL) {
             /* Empty the shadow globals and keep the dict: a generator made

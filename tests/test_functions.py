@@ -390,6 +390,29 @@ def test_lru_cache_options_change_is_restart_required(mods, new):
     assert m.other() == 2
 
 
+def test_namespace_changed_while_planning_is_seen_as_it_is(mods):
+    # The plan calls an lru_cache wrapper's cache_parameters between its
+    # passes. Module code can replace it, and it can change the new module's
+    # namespace: the bindings are planned from what the namespace holds
+    # then, not from what the first pass saw.
+    m = mods.module("m", LRU_V1 + "\nLIMIT = 5\n")
+    square = m.square
+    r = mods.update("m", LRU_V1.replace("x * x", "x * x * 10") + """
+LIMIT = 6
+
+def _params():
+    g = globals()
+    del g["LIMIT"]
+    g["late"] = 7
+    return {"maxsize": 32, "typed": False}
+
+square.cache_parameters = _params
+""")
+    assert m.square is square and square(3) == 90
+    assert m.late == 7 and mods.n("m.late") in r.added
+    assert m.LIMIT == 5  # no longer bound by the new code: kept as it was
+
+
 # generators, coroutines, lambdas --------------------------------------------
 
 
