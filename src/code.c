@@ -84,11 +84,12 @@ fill_deopt_tables(void)
         pos = 0;
         while (PyDict_Next(caches, &pos, &k, &v)) {
             PyObject *num = PyDict_GetItemWithError(all, k);
+            long op = num != NULL ? PyLong_AsLong(num) : -1;
             long n = PyLong_AsLong(v);
-            if (num == NULL || n < 0 || n > 255) {
+            if (op < 0 || op > 255 || n < 0 || n > 255) {
                 goto done;
             }
-            op_caches[PyLong_AsLong(num) & 255] = (unsigned char)n;
+            op_caches[op] = (unsigned char)n;
         }
     }
     else {

@@ -48,14 +48,12 @@ rl_fpmap_get(const rl_fpmap *m, PyObject *key)
 static int
 fpmap_resize(rl_fpmap *m, size_t cap)
 {
-    size_t oldcap = m->slots ? m->mask + 1 : 0;
-    rl_fpslot *slots = rl_table_rehash(m->slots, oldcap, cap, sizeof *slots,
+    rl_fpslot *slots = rl_table_resize(m->slots, &m->mask, cap, sizeof *slots,
                                        FP_SLOT_SHIFT);
     if (slots == NULL) {
         return -1;
     }
     m->slots = slots;
-    m->mask = cap - 1;
     return 0;
 }
 
@@ -63,8 +61,8 @@ fpmap_resize(rl_fpmap *m, size_t cap)
 static int
 fpmap_reserve(rl_fpmap *m, size_t n)
 {
-    size_t cap = m->slots ? m->mask + 1 : 0, want = rl_table_want(cap, m->used, n);
-    return want > cap ? fpmap_resize(m, want) : 0;
+    size_t want = rl_table_want(m->slots, m->mask, m->used, n);
+    return want ? fpmap_resize(m, want) : 0;
 }
 
 /* Insert or overwrite; the caller made room. */
@@ -289,7 +287,6 @@ fps_attach(rl_fps *self, PyObject *blob)
         rl_fprec rec;
         memcpy(&rec, p + i * sizeof rec, sizeof rec);
         if (rec.shape != code_shape(self->order[i])) {
-            fpmap_clear(&self->map);
             PyErr_Format(PyExc_ValueError, "the fingerprints are not of this "
                          "code (code object %zd of %zd differs)", i, self->n);
             return -1;

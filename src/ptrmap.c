@@ -15,8 +15,9 @@ slot_of(const rl_ptrmap *m, PyObject *key)
 }
 
 void *
-rl_table_rehash(void *old, size_t oldcap, size_t cap, size_t size, int shift)
+rl_table_resize(void *old, size_t *mask, size_t cap, size_t size, int shift)
 {
+    size_t oldcap = old != NULL ? *mask + 1 : 0;
     char *slots = PyMem_Calloc(cap, size), *from = old;
     if (slots == NULL) {
         PyErr_NoMemory();
@@ -35,30 +36,29 @@ rl_table_rehash(void *old, size_t oldcap, size_t cap, size_t size, int shift)
         }
     }
     PyMem_Free(old);
+    *mask = cap - 1;
     return slots;
 }
 
 size_t
-rl_table_want(size_t cap, size_t used, size_t n)
+rl_table_want(const void *slots, size_t mask, size_t used, size_t n)
 {
-    size_t want = 256;
+    size_t cap = slots != NULL ? mask + 1 : 0, want = 256;
     while (want < 2 * (used + n)) {
         want *= 2;
     }
-    return want > cap ? want : cap;
+    return want > cap ? want : 0;
 }
 
 static int
 grow_to(rl_ptrmap *m, size_t cap)
 {
-    size_t oldcap = m->mask ? m->mask + 1 : 0;
-    rl_ptrmap_slot *slots = rl_table_rehash(m->slots, oldcap, cap,
+    rl_ptrmap_slot *slots = rl_table_resize(m->slots, &m->mask, cap,
                                             sizeof *slots, PTRMAP_SHIFT);
     if (slots == NULL) {
         return -1;
     }
     m->slots = slots;
-    m->mask = cap - 1;
     return 0;
 }
 
@@ -71,8 +71,8 @@ grow(rl_ptrmap *m)
 int
 rl_ptrmap_reserve(rl_ptrmap *m, size_t n)
 {
-    size_t cap = m->mask ? m->mask + 1 : 0, want = rl_table_want(cap, m->used, n);
-    return want > cap ? grow_to(m, want) : 0;
+    size_t want = rl_table_want(m->slots, m->mask, m->used, n);
+    return want ? grow_to(m, want) : 0;
 }
 
 PyObject *

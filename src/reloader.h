@@ -120,12 +120,13 @@ rl_addr_slot(const void *key, size_t mask, int shift)
     return (size_t)(p ^ (p >> 15) ^ (p >> 30)) & mask;
 }
 
-/* Open-addressing tables whose slots start with the key (ptrmap.c): a
- * zeroed table of cap slots of size bytes holding old's entries (old is
- * freed), or NULL + MemoryError (old kept); and the capacity that holds n
- * more entries at half load (at least cap). */
-void *rl_table_rehash(void *old, size_t oldcap, size_t cap, size_t size, int shift);
-size_t rl_table_want(size_t cap, size_t used, size_t n);
+/* Open-addressing tables whose slots start with the key, with a capacity
+ * mask (ptrmap.c): a zeroed table of cap slots of size bytes holding old's
+ * entries, *mask set to cap - 1 and old freed, or NULL + MemoryError (old
+ * and *mask kept); and the capacity to grow to so that n more entries fit
+ * at half load, or 0 when they already do. */
+void *rl_table_resize(void *old, size_t *mask, size_t cap, size_t size, int shift);
+size_t rl_table_want(const void *slots, size_t mask, size_t used, size_t n);
 
 PyObject *rl_ptrmap_get(const rl_ptrmap *m, PyObject *key);  /* borrowed */
 int rl_ptrmap_put(rl_ptrmap *m, PyObject *key, PyObject *value);
