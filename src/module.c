@@ -122,6 +122,24 @@ core_forget_fingerprints(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(args))
     Py_RETURN_NONE;
 }
 
+static PyObject *
+core_reap(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *stack;
+    Py_ssize_t budget;
+    int strict = 0;
+    if (!PyArg_ParseTuple(args, "O!n|p:reap", &PyList_Type, &stack, &budget,
+                          &strict)) {
+        return NULL;
+    }
+    if (budget < 0) {
+        PyErr_SetString(PyExc_ValueError, "reap() budget must be >= 0");
+        return NULL;
+    }
+    Py_ssize_t done = rl_reap(stack, budget, strict);
+    return done < 0 ? NULL : PyLong_FromSsize_t(done);
+}
+
 static PyMethodDef core_methods[] = {
     {"reloading", core_reloading, METH_NOARGS,
      "True in the thread running a batch, while its code and hooks run."},
@@ -137,6 +155,10 @@ static PyMethodDef core_methods[] = {
      "None."},
     {"forget_fingerprints", core_forget_fingerprints, METH_NOARGS,
      "Drop every known fingerprint (the next reload compares in full)."},
+    {"reap", core_reap, METH_VARARGS,
+     "reap(stack, budget, strict=False): drop objects off the end of stack "
+     "until their cost reaches budget, splitting code trees that only the "
+     "stack holds; how many it took."},
     {"add_pending_call", core_add_pending_call, METH_O,
      "Call fn() on the main thread at its next safe point; False if "
      "CPython's queue is full."},

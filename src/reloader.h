@@ -303,6 +303,15 @@ int rl_class_pair(rl_txn *txn, Py_ssize_t idx);
 /* Report that path (stolen) cannot be applied in place. */
 int rl_add_restart(rl_txn *txn, PyObject *path, const char *reason);
 
+/* reap.c */
+/* Take objects off the end of stack (a list) and drop them, until their
+ * cost (objects touched) reaches budget; strict stops before the object
+ * that would pass it, else at least one goes. Code that only the stack
+ * holds first puts the code objects among its constants on the stack, so
+ * that dropping it frees one code object, not a tree. Returns how many
+ * were taken, or -1 + exception. */
+Py_ssize_t rl_reap(PyObject *stack, Py_ssize_t budget, int strict);
+
 /* policy.c */
 typedef struct {
     int all;          /* replace all data */
