@@ -13,7 +13,7 @@ import types
 from types import MappingProxyType
 from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
-from . import _config, _core, _stamps
+from . import _config, _core, _reap, _stamps
 from ._errors import ReloadError
 from ._report import Report
 
@@ -23,6 +23,7 @@ ModuleRef = Union[str, types.ModuleType]
 
 # Two concurrent reload() calls run one after the other.
 _batch_lock = threading.RLock()
+_reaper = _reap.install(_core.reap)
 # path -> (digest, code, source or None, fingerprints): code compiled ahead
 # of time (by the watcher's helper process), keyed by source content so that
 # a stale code object is never used, with its code fingerprints. An entry is
@@ -181,6 +182,11 @@ def reload(modules: Union[None, ModuleRef, Iterable[ModuleRef]] = None, *,
             _log(report)
             return report
         report = _apply(sources, bool(strict), started)
+        # The new code trees are garbage but for the definitions that took
+        # their code: the reaper frees them after this call returns.
+        trees = [s.code for s in sources]
+        del sources
+        _reaper.retire(trees)
     _log(report)
     return report
 
