@@ -588,6 +588,9 @@ def do_b6(t, job):
     if idle:
         t.row("Watcher.poll() with nothing ready", fmt_t(med(idle)), "", "",
               "max %s over %d calls" % (fmt_t(max(idle)), len(idle)))
+    if any(job.get("reaped_ns") or []):
+        t.row("then on reloader's reaper thread (CPU)", fmt_t(med(job["reaped_ns"])),
+              note="freeing the new code the batch did not use, after poll() returned")
     if job.get("notice_s"):
         t.row("edit -> applied (wall clock)", fmt_t(med(job["notice_s"]) * 1e9),
               note="interval=%s s" % job["interval"])
