@@ -27,7 +27,7 @@ from typing import Any, Callable, List, Optional
 
 # Budgets in objects touched (_core.reap): about 30-60 ns each from cold memory.
 INLINE = 1024  # what the caller frees: less than starting a thread costs
-SLICE = 8192  # per GIL hold of the thread
+SLICE = 4096  # per GIL hold of the thread
 PAUSE = 0.0005  # seconds between slices, so that a waiting thread gets the GIL
 
 
