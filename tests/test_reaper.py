@@ -5,10 +5,15 @@ holds never waits there, and everything retired is freed in the end."""
 
 import _thread
 import gc
+import os
+import subprocess
+import sys
 import threading
 import time
 import types
 import weakref
+
+import pytest
 
 from reloader import _api, _core, _reap, _stamps
 
@@ -197,3 +202,56 @@ def test_freeing_code_may_retire_more_code():
     gc.collect()
     assert watch() is None and inner_refs
     assert r._stack == [] and all(ref() is None for ref in inner_refs)
+
+
+# A process that reloads a large module and then forks, or exits, while the
+# reaper thread still has work: run in its own interpreter.
+LIFECYCLE = r"""
+import os, sys, tempfile, importlib
+sys.path.insert(0, sys.argv[1])
+sys.dont_write_bytecode = True
+import reloader
+from reloader import _api
+root = tempfile.mkdtemp()
+sys.path.insert(0, root)
+def source(v):
+    return "".join("def f%d(a):\n    return a + %d\n\n" % (i, v) for i in range(3000))
+path = os.path.join(root, "rl_life.py")
+open(path, "w").write(source(0))
+import rl_life
+f = rl_life.f5
+open(path, "w").write(source(1))
+reloader.reload("rl_life")
+assert f(1) == 2
+if sys.argv[2] == "fork":
+    pid = os.fork()
+    if pid == 0:
+        # the thread did not come along: the child reloads on its own
+        open(path, "w").write(source(2))
+        reloader.reload("rl_life")
+        ok = f(1) == 3 and _api._reaper.wait_idle(10)
+        os._exit(0 if ok else 3)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, status
+    assert _api._reaper.wait_idle(10)
+print("done", flush=True)
+"""
+
+
+def run_lifecycle(what):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return subprocess.run([sys.executable, "-X", "faulthandler", "-W", "ignore::DeprecationWarning",
+                           "-c", LIFECYCLE, root, what],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_exit_while_the_reaper_has_work_is_clean():
+    proc = run_lifecycle("exit")
+    assert proc.returncode == 0 and proc.stdout.strip() == "done", proc.stderr[-3000:]
+    assert proc.stderr == ""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_child_forked_while_the_reaper_works_reloads_on_its_own():
+    proc = run_lifecycle("fork")
+    assert proc.returncode == 0 and proc.stdout.strip() == "done", proc.stderr[-3000:]
