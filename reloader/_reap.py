@@ -3,7 +3,7 @@
 A reload compiles the whole module again, yet only the definitions that
 changed take their new code; the rest of the new code tree is garbage when
 the batch returns. For a module of 2,000 definitions, freeing it in one go
-takes about 0.4 as long as running the module's code (bench/RESULTS.md),
+takes 0.55-0.8 times as long as running the module's code (bench/RESULTS.md),
 on the thread that reloaded. Here the caller frees what fits in ``INLINE``
 (all of a small module's tree) and a short-lived thread frees the rest, a
 slice at a time (``_core.reap``), letting the GIL go between slices: a busy

@@ -136,8 +136,7 @@ core_reap(PyObject *Py_UNUSED(self), PyObject *args)
         PyErr_SetString(PyExc_ValueError, "reap() budget must be >= 0");
         return NULL;
     }
-    Py_ssize_t done = rl_reap(stack, budget, strict);
-    return done < 0 ? NULL : PyLong_FromSsize_t(done);
+    return PyLong_FromSsize_t(rl_reap(stack, budget, strict));
 }
 
 static PyMethodDef core_methods[] = {

@@ -309,7 +309,7 @@ int rl_add_restart(rl_txn *txn, PyObject *path, const char *reason);
  * that would pass it, else at least one goes. Code that only the stack
  * holds first puts the code objects among its constants on the stack, so
  * that dropping it frees one code object, not a tree. Returns how many
- * were taken, or -1 + exception. */
+ * were taken; cannot fail. */
 Py_ssize_t rl_reap(PyObject *stack, Py_ssize_t budget, int strict);
 
 /* policy.c */
