@@ -766,6 +766,7 @@ def b6(p):
             while w.poll() is not None:  # nothing pending before the edit
                 pass
             settle()
+            b0 = reaper_busy_ns()
             gc.collect()
             write(paths["w"], src)
             written = time.monotonic()
@@ -785,7 +786,6 @@ def b6(p):
                     getattr(w, "last_error", None),)
                 continue
             notice.append(time.monotonic() - written)
-            b0 = reaper_busy_ns()
             settle()
             reaped.append(reaper_busy_ns() - b0)
             if held(1, 0, "q") != 1 + 1000 * r:
