@@ -139,6 +139,12 @@ def _compile(name: str, module: types.ModuleType) -> _Source:
     return _Source(name, module, path, code, digest)
 
 
+def core_file() -> str:
+    """The C core's file, for a helper process that loads it on its own
+    (the watcher's compiler); empty when the core has no file."""
+    return getattr(_core, "__file__", None) or ""
+
+
 def run_on_main_thread(fn) -> bool:
     """Ask CPython to call ``fn()`` on the main thread at its next safe point
     (Py_AddPendingCall). False when CPython's queue is full."""

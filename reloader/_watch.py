@@ -29,7 +29,7 @@ import weakref
 from typing import (Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Set, Tuple,
                     Union)
 
-from . import _api, _config, _core, _stamps
+from . import _api, _config, _stamps
 from ._errors import ReloadError
 from ._report import Report
 
@@ -193,8 +193,8 @@ class _Compiler:
     def _start(self) -> "subprocess.Popen[bytes]":
         if not sys.executable:
             raise OSError("sys.executable is empty")
-        core = getattr(_core, "__file__", None) or ""
-        proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _HELPER, core],
+        proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _HELPER,
+                                 _api.core_file()],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL)
         self._proc = proc

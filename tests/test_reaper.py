@@ -48,12 +48,19 @@ class Starts:
         self.calls.pop(0)()
 
 
-def test_a_large_tree_goes_to_a_thread_and_is_freed_there():
-    starts = Starts()
-    r = _reap.Reaper(_core.reap, starts)
+def retire_big(start):
+    """A reaper with this start function, given one large tree: (reaper,
+    the list it was given, weak references to the tree's code)."""
+    r = _reap.Reaper(_core.reap, start)
     trees = [big_tree()]
     refs = code_refs(trees[0])
     r.retire(trees)
+    return r, trees, refs
+
+
+def test_a_large_tree_goes_to_a_thread_and_is_freed_there():
+    starts = Starts()
+    r, trees, refs = retire_big(starts)
     assert trees == []  # taken over
     assert len(starts.calls) == 1 and r._stack and refs[0]() is not None
     starts.run()  # the thread's whole life
@@ -91,20 +98,14 @@ def test_a_second_batch_frees_the_first_ones_backlog_itself():
 def test_no_thread_frees_here_as_before():
     def refuse(fn, args):
         raise RuntimeError("can't create new thread at interpreter shutdown")
-    r = _reap.Reaper(_core.reap, refuse)
-    trees = [big_tree()]
-    refs = code_refs(trees[0])
-    r.retire(trees)
+    r, _, refs = retire_big(refuse)
     gc.collect()
     assert r._stack == [] and not r._running and all(ref() is None for ref in refs)
 
 
 def test_stop_frees_what_waits_and_later_batches_free_at_once():
     starts = Starts()
-    r = _reap.Reaper(_core.reap, starts)
-    trees = [big_tree()]
-    refs = code_refs(trees[0])
-    r.retire(trees)
+    r, _, refs = retire_big(starts)
     r.stop()
     gc.collect()
     assert r._stack == [] and all(ref() is None for ref in refs)
@@ -118,8 +119,7 @@ def test_stop_frees_what_waits_and_later_batches_free_at_once():
 
 def test_a_forked_child_starts_its_own_thread():
     starts = Starts()
-    r = _reap.Reaper(_core.reap, starts)
-    r.retire([big_tree()])
+    r, _, _ = retire_big(starts)
     assert r._running
     r.after_fork_in_child()  # the thread did not come along
     assert not r._running

@@ -297,7 +297,7 @@ def test_compile_helper_gives_code_equal_to_compile(tmp_path):
 
 
 def test_compile_helper_without_core_still_compiles(monkeypatch, tmp_path):
-    monkeypatch.setattr(_watch._core, "__file__", str(tmp_path / "missing.so"))
+    monkeypatch.setattr(_watch._api, "core_file", lambda: str(tmp_path / "missing.so"))
     compiler = _watch._Compiler()
     try:
         code, fps = compiler.compile(str(tmp_path / "m.py"), b"def f():\n    return 1\n")
