@@ -254,7 +254,14 @@ def test_exit_while_the_reaper_has_work_is_clean():
     assert proc.stderr == ""
 
 
+# gcc 12's ASan allocator takes no lock around fork(): a child forked while
+# another thread is inside malloc (a thread starting or ending) waits for
+# that lock forever. glibc's malloc does not have this problem.
+UNDER_ASAN = "libasan" in os.environ.get("LD_PRELOAD", "")
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+@pytest.mark.skipif(UNDER_ASAN, reason="the ASan runtime's allocator is not fork-safe")
 def test_a_child_forked_while_the_reaper_works_reloads_on_its_own():
     proc = run_lifecycle("fork")
     assert proc.returncode == 0 and proc.stdout.strip() == "done", proc.stderr[-3000:]
