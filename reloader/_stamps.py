@@ -208,7 +208,9 @@ class _ImportStamper:
                 _stamps[name] = Stamp(origin, digest(data), None)
 
     def invalidate_caches(self) -> None:
+        # importlib.invalidate_caches(): files or links may have moved
         self._dirs.clear()
+        _config.forget_real_paths()
 
 
 def _stamped_folder(folder: str) -> bool:

@@ -1,5 +1,6 @@
 """SPEC §1 argument handling and §2.10: what is not reloadable."""
 
+import importlib
 import os
 import sys
 import sysconfig
@@ -109,6 +110,37 @@ def test_outside_configured_roots(mods, tmp_path, refused):
     assert reloader.is_reloadable(m) is True
     reloader.reload(mods.n("m"))
     assert m.f is f and f() == 2
+
+
+def test_roots_follow_a_moved_link_after_invalidate_caches(mods, tmp_path, refused):
+    """Roots compare real paths, remembered between reloads; a link moved
+    under a running program is seen once importlib.invalidate_caches() (or
+    configure()) says files moved."""
+    inside, outside = tmp_path / "inside", tmp_path / "outside"
+    inside.mkdir()
+    outside.mkdir()
+    (inside / "impl.py").write_text("def f():\n    return 1\n")
+    (outside / "impl.py").write_text("def f():\n    return 1\n")
+    link = mods.path("m.py")
+    os.symlink(str(inside / "impl.py"), link)
+    importlib.invalidate_caches()
+    m = mods.imp("m")
+    f = m.f
+    reloader.configure(include=[str(inside)])
+    assert reloader.is_reloadable(m) is True
+    (inside / "impl.py").write_text("def f():\n    return 2\n")
+    reloader.reload(mods.n("m"))
+    assert m.f is f and f() == 2
+
+    os.unlink(link)
+    os.symlink(str(outside / "impl.py"), link)
+    importlib.invalidate_caches()
+    refused(mods.n("m"), module=mods.n("m"))
+    assert m.f is f and f() == 2
+    reloader.configure(include=[str(outside)])
+    (outside / "impl.py").write_text("def f():\n    return 3\n")
+    reloader.reload(mods.n("m"))
+    assert m.f is f and f() == 3
 
 
 def test_configure_by_name_prefix_and_exclude(mods, refused):
