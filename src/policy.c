@@ -541,7 +541,15 @@ rl_policy_resolve_shadow(rl_txn *txn, rl_entry *e)
             goto error;
         }
         if (opted) {
+            /* a batch module executed after this one that copies it (from
+             * m import NAME) must not map it back to its old value */
+            if (rl_ptrmap_put(&txn->opted, nv, nv) < 0) {
+                goto error;
+            }
             continue;
+        }
+        if (rl_ptrmap_get(&txn->opted, nv) != NULL) {
+            continue;  /* another module's replacement: it rebinds the copy */
         }
         /* a callable object that wraps a function (@Memo): the old wrapper
          * stays, as data does, and runs the new function */
@@ -680,10 +688,21 @@ plan_bindings(rl_txn *txn, rl_entry *e)
                 goto done;
             }
         }
-        else if ((nkind == RL_K_DATA) != (okind == RL_K_DATA)) {
-            /* function <-> data: removed and added */
+        else if ((nkind == RL_K_DATA) != (okind == RL_K_DATA)
+                 || ((nkind == RL_K_CLASS) != (okind == RL_K_CLASS)
+                     && defined_here(ov, mod))) {
+            /* a change of kind (definition <-> data, class <-> function):
+             * removed and added */
             if (report(txn->removed, mod, k) < 0
                 || report(txn->added, mod, k) < 0) {
+                goto done;
+            }
+        }
+        else if (nkind != RL_K_DATA && defined_here(ov, mod)
+                 && !defined_here(nv, mod)) {
+            /* this module's definition gave way to one from elsewhere
+             * (from lib import f): it is gone */
+            if (report(txn->removed, mod, k) < 0) {
                 goto done;
             }
         }

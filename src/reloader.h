@@ -208,6 +208,7 @@ typedef struct rl_txn {
     PyObject *created;   /* list: functions made while executing */
     PyObject *classes;   /* list: kept and added classes of the batch */
     rl_ptrmap cellmap;   /* new cell -> fresh cell */
+    rl_ptrmap opted;     /* new values of opted-in names -> themselves */
     rl_ptrmap code_parents; /* new code -> the code that defines it */
     int have_parents;
     PyObject *post;      /* list: callables to run after the commit */

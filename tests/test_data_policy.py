@@ -342,6 +342,40 @@ def test_names_imported_from_elsewhere_are_not_removed(mods):
     assert r.removed == ()
 
 
+def test_a_change_of_kind_is_removed_and_added(mods):
+    m = mods.module("m", """
+        class Loot:
+            def value(self):
+                return 1
+
+        def spawn():
+            return "fn"
+    """)
+    loot = m.Loot()
+    r = mods.update("m", """
+        def Loot():
+            return "loot"
+
+        class spawn:
+            pass
+    """)
+    assert m.Loot() == "loot" and isinstance(m.spawn, type)
+    assert loot.value() == 1
+    assert sorted(r.removed) == sorted(mods.ns("m.Loot", "m.spawn"))
+    assert sorted(r.added) == sorted(mods.ns("m.Loot", "m.spawn"))
+
+
+def test_own_definition_replaced_by_an_import_is_removed(mods):
+    mods.write({"lib.py": "def helper():\n    return 'lib'\n"})
+    lib = mods.imp("lib")
+    m = mods.module("m", "def helper():\n    return 'own'\n")
+    own = m.helper
+    r = mods.update("m", "from $lib import helper\n")
+    assert m.helper is lib.helper and lib.helper() == "lib"
+    assert own() == "own"  # not patched with lib's code
+    assert r.removed == mods.ns("m.helper") and r.added == () and r.updated == ()
+
+
 def test_module_binding_follows_new_source(mods):
     mods.write({"b.py": "X = 'b'\n", "c.py": "X = 'c'\n"})
     b, c = mods.imp("b"), mods.imp("c")
@@ -425,6 +459,37 @@ def test_reload_all_data_reaches_from_import_copies(mods):
     m, user = mods.imp("m"), mods.imp("user")
     mods.update("m", "__reload_all_data__ = True\nTABLE = {'v': 2}\n")
     assert user.TABLE is m.TABLE and m.TABLE == {"v": 2}
+
+
+@pytest.mark.parametrize("order", [["m", "user"], ["user", "m"]])
+def test_replaced_value_reaches_a_copy_in_the_same_batch(mods, order):
+    """The copying module runs again in the batch and binds the new value
+    from the new m: that must not send the replacement back to the old one."""
+    mods.write({
+        "m.py": "__reload_data__ = {'RATES', 'LEVEL'}\nRATES = {'xp': 1}\nLEVEL = 1\n",
+        "user.py": "from $m import RATES, LEVEL\n\ndef rate():\n    return RATES['xp'] + LEVEL\n",
+    })
+    m, user = mods.imp("m"), mods.imp("user")
+    old = m.RATES
+    mods.write({"m.py": "__reload_data__ = {'RATES', 'LEVEL'}\nRATES = {'xp': 3}\nLEVEL = 5\n"})
+    r = mods.reload(order)
+    assert m.RATES == {"xp": 3} and m.RATES is not old
+    assert user.RATES is m.RATES and user.LEVEL == 5
+    assert user.rate() == 8
+    assert sorted(r.data_replaced) == sorted(mods.ns("m.RATES", "m.LEVEL"))
+
+
+def test_kept_data_copied_in_the_same_batch_stays(mods):
+    mods.write({
+        "m.py": "RATES = {'xp': 1}\n",
+        "user.py": "from $m import RATES\n",
+    })
+    m, user = mods.imp("m"), mods.imp("user")
+    old = m.RATES
+    mods.write({"m.py": "RATES = {'xp': 3}\n"})
+    r = mods.reload(["m", "user"])
+    assert m.RATES is old and user.RATES is old
+    assert r.data_replaced == ()
 
 
 @pytest.mark.parametrize("old", ["None", "True", "False", "Ellipsis", "NotImplemented"])
