@@ -83,7 +83,8 @@ rl_same_value(PyObject *a, PyObject *b)
         PyObject *it = PyObject_GetIter(a), *item;
         int same = (it != NULL);
         while (same && (item = PyIter_Next(it)) != NULL) {
-            int r = rl_is_plain_immutable(item) ? PySet_Contains(b, item) : 0;
+            int r = rl_is_plain_immutable(item) || rl_hash_is_safe(item)
+                    ? PySet_Contains(b, item) : 0;
             Py_DECREF(item);
             same = (r == 1);
         }
@@ -382,26 +383,29 @@ error:
 
 /* defaults and dicts *****************************************************/
 
-/* tuple with every item mapped to its kept object (new reference); the
- * same tuple when nothing maps. */
+/* tuple with every item mapped to its kept object, or holding kept objects
+ * (new reference); the same tuple when nothing maps. */
 static PyObject *
 map_tuple(rl_txn *txn, PyObject *t)
 {
-    Py_ssize_t n = PyTuple_GET_SIZE(t), i;
-    for (i = 0; i < n; i++) {
-        if (rl_map_lookup(txn, PyTuple_GET_ITEM(t, i)) != NULL) {
-            break;
-        }
-    }
-    PyObject *out = i == n ? NULL : PyTuple_New(n);
-    if (i < n && out == NULL) {
-        return NULL;
-    }
-    for (i = 0; i < n; i++) {
-        PyObject *v = rl_map_value(txn, PyTuple_GET_ITEM(t, i));
+    Py_ssize_t n = PyTuple_GET_SIZE(t);
+    PyObject *out = NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *x = PyTuple_GET_ITEM(t, i);
+        PyObject *v = rl_map_value(txn, x);
         if (v == NULL) {
             Py_XDECREF(out);
             return NULL;
+        }
+        if (v != x && out == NULL) {
+            out = PyTuple_New(n);
+            if (out == NULL) {
+                Py_DECREF(v);
+                return NULL;
+            }
+            for (Py_ssize_t j = 0; j < i; j++) {
+                PyTuple_SET_ITEM(out, j, Py_NewRef(PyTuple_GET_ITEM(t, j)));
+            }
         }
         if (out != NULL) {
             PyTuple_SET_ITEM(out, i, v);
@@ -421,23 +425,22 @@ map_dict(rl_txn *txn, PyObject *d)
     PyObject *out = NULL, *k, *v;
     Py_ssize_t pos = 0;
     while (PyDict_Next(d, &pos, &k, &v)) {
-        if (rl_map_lookup(txn, v) != NULL) {
-            out = PyDict_New();
-            if (out == NULL) {
-                return NULL;
-            }
-            break;
-        }
-    }
-    pos = 0;
-    while (PyDict_Next(d, &pos, &k, &v)) {
-        PyObject *m = rl_map_value(txn, v);  /* also re-classes instances */
-        if (m == NULL || (out != NULL && PyDict_SetItem(out, k, m) < 0)) {
-            Py_XDECREF(m);
+        PyObject *m = rl_map_value(txn, v);
+        if (m == NULL) {
             Py_XDECREF(out);
             return NULL;
         }
+        int moved = m != v;
+        if (moved && out == NULL) {
+            out = PyDict_Copy(d);  /* d stays as the new code made it */
+        }
+        if (moved && out != NULL && PyDict_SetItem(out, k, m) < 0) {
+            Py_CLEAR(out);
+        }
         Py_DECREF(m);
+        if (moved && out == NULL) {
+            return NULL;
+        }
     }
     return out != NULL ? out : Py_NewRef(d);
 }

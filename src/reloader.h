@@ -209,6 +209,7 @@ typedef struct rl_txn {
     PyObject *classes;   /* list: kept and added classes of the batch */
     rl_ptrmap cellmap;   /* new cell -> fresh cell */
     rl_ptrmap opted;     /* new values of opted-in names -> themselves */
+    rl_ptrmap copies;    /* tuple or frozenset -> its copy holding kept objects */
     rl_ptrmap code_parents; /* new code -> the code that defines it */
     int have_parents;
     PyObject *post;      /* list: callables to run after the commit */
@@ -243,6 +244,9 @@ int rl_map_put(rl_txn *txn, PyObject *newobj, PyObject *kept);
 /* The value to install for a new value (new reference): kept objects for
  * new functions/classes/modules, instances re-classed. NULL on error. */
 PyObject *rl_map_value(rl_txn *txn, PyObject *value);
+/* Whether hashing v (and comparing it) runs no user code: a class whose
+ * metaclass keeps object's hash, a function, an enum member. */
+int rl_hash_is_safe(PyObject *v);
 rl_entry *rl_txn_entry(rl_txn *txn, PyObject *name);
 
 /* finder.c */

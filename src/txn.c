@@ -260,14 +260,201 @@ rl_map_put(rl_txn *txn, PyObject *newobj, PyObject *kept)
     return rl_ptrmap_put(&txn->map, newobj, kept);
 }
 
-/* Instances of a throwaway class become instances of the kept class; looks
- * inside plain containers a few levels deep. Never compares user values. */
-static void
-reclass(rl_txn *txn, PyObject *v, int depth)
+/* Whether an object can be a key that the reload moves: hashed by identity
+ * (a class whose metaclass keeps object's hash, a function) or an enum
+ * member (Enum hashes its name). Anything else would run user code, which
+ * the reload never does on values. */
+int
+rl_hash_is_safe(PyObject *v)
 {
     PyTypeObject *t = Py_TYPE(v);
+    if (t->tp_hash == PyBaseObject_Type.tp_hash) {
+        return PyType_Check(v) || PyFunction_Check(v);
+    }
+    return rl_st.enum_meta != NULL
+           && PyObject_TypeCheck((PyObject *)t, rl_st.enum_meta);
+}
+
+static int
+hash_is_safe(PyObject *k)
+{
+    return rl_is_plain_immutable(k) || rl_hash_is_safe(k);
+}
+
+static PyObject *map_deep(rl_txn *txn, PyObject *v, int depth);
+
+/* v's kept object, or v with what it holds mapped (new reference) */
+static PyObject *
+map_item(rl_txn *txn, PyObject *v, int depth)
+{
+    PyObject *kept = rl_map_lookup(txn, v);
+    return kept != NULL ? Py_NewRef(kept) : map_deep(txn, v, depth);
+}
+
+/* A tuple or frozenset holding throwaway objects: a copy holding the kept
+ * ones, the same copy wherever the new code shares the original. */
+static PyObject *
+map_immutable(rl_txn *txn, PyObject *v, int depth)
+{
+    PyObject *done = rl_ptrmap_get(&txn->copies, v);
+    if (done != NULL) {
+        return Py_NewRef(done);
+    }
+    int tuple = PyTuple_CheckExact(v);
+    PyObject *items = tuple ? Py_NewRef(v) : PySequence_Tuple(v), *out = NULL;
+    if (items == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(items);
+    for (Py_ssize_t i = 0; !tuple && i < n; i++) {
+        if (!hash_is_safe(PyTuple_GET_ITEM(items, i))) {
+            Py_DECREF(items);  /* a copy would hash a user value */
+            return Py_NewRef(v);
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *x = PyTuple_GET_ITEM(items, i);
+        PyObject *m = map_item(txn, x, depth + 1);
+        if (m == NULL) {
+            goto error;
+        }
+        if (m != x && !tuple && !rl_hash_is_safe(m)) {
+            Py_SETREF(m, Py_NewRef(x));  /* a set member whose hash is not safe */
+        }
+        if (m != x && out == NULL) {
+            out = PyList_New(n);  /* the first item that maps: copy */
+            for (Py_ssize_t j = 0; out != NULL && j < i; j++) {
+                PyList_SET_ITEM(out, j, Py_NewRef(PyTuple_GET_ITEM(items, j)));
+            }
+            if (out == NULL) {
+                Py_DECREF(m);
+                goto error;
+            }
+        }
+        if (out != NULL) {
+            PyList_SET_ITEM(out, i, m);
+        }
+        else {
+            Py_DECREF(m);
+        }
+    }
+    Py_DECREF(items);
+    if (out == NULL) {
+        return Py_NewRef(v);
+    }
+    Py_SETREF(out, tuple ? PyList_AsTuple(out) : PyFrozenSet_New(out));
+    if (out != NULL && rl_ptrmap_put(&txn->copies, v, out) < 0) {
+        Py_CLEAR(out);
+    }
+    return out;
+error:
+    Py_DECREF(items);
+    Py_XDECREF(out);
+    return NULL;
+}
+
+/* A list, dict or set is changed in place, so that whoever holds it sees
+ * the kept objects; it is never left missing an entry (a key's kept object
+ * goes in before the key goes out, so moved keys end up last). Keys are
+ * hashed only when that runs no user code: a dict value whose key is a user
+ * object keeps what it holds. */
+static PyObject *
+moved_key(rl_txn *txn, PyObject *k)  /* borrowed kept key, or NULL */
+{
+    PyObject *mk = rl_map_lookup(txn, k);
+    return mk != NULL && mk != k && rl_hash_is_safe(mk) && rl_hash_is_safe(k) ? mk : NULL;
+}
+
+static int
+map_list(rl_txn *txn, PyObject *v, int depth)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v); i++) {
+        PyObject *x = Py_NewRef(PyList_GET_ITEM(v, i));
+        PyObject *m = map_item(txn, x, depth + 1);
+        int r = m == NULL ? -1 : 0;
+        /* mapping ran no code that shrinks the list, but check */
+        if (m != NULL && m != x && i < PyList_GET_SIZE(v)
+            && PyList_GET_ITEM(v, i) == x) {
+            r = PyList_SetItem(v, i, Py_NewRef(m));
+        }
+        Py_XDECREF(m);
+        Py_DECREF(x);
+        if (r < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+map_dict_inplace(rl_txn *txn, PyObject *v, int depth)
+{
+    PyObject *items = PyDict_Items(v);  /* a snapshot: v changes below */
+    int rv = -1;
+    if (items == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *kv = PyList_GET_ITEM(items, i);
+        PyObject *k = PyTuple_GET_ITEM(kv, 0), *x = PyTuple_GET_ITEM(kv, 1);
+        PyObject *mk = moved_key(txn, k);
+        PyObject *mx = map_item(txn, x, depth + 1);
+        int r = 0;
+        if (mx == NULL) {
+            goto done;
+        }
+        if (mk != NULL) {
+            r = PyDict_SetItem(v, mk, mx);
+            if (r == 0 && PyDict_DelItem(v, k) < 0) {
+                PyErr_Clear();  /* the kept key was the same key */
+            }
+        }
+        else if (mx != x && hash_is_safe(k)) {
+            r = PyDict_SetItem(v, k, mx);
+        }
+        Py_DECREF(mx);
+        if (r < 0) {
+            goto done;
+        }
+    }
+    rv = 0;
+done:
+    Py_DECREF(items);
+    return rv;
+}
+
+static int
+map_set_inplace(rl_txn *txn, PyObject *v)
+{
+    PyObject *items = PySequence_List(v);
+    int rv = 0;
+    if (items == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; rv == 0 && i < PyList_GET_SIZE(items); i++) {
+        PyObject *k = PyList_GET_ITEM(items, i), *mk = moved_key(txn, k);
+        if (mk != NULL) {
+            rv = PySet_Add(v, mk);
+            if (rv == 0 && PySet_Discard(v, k) < 0) {
+                rv = -1;
+            }
+        }
+    }
+    Py_DECREF(items);
+    return rv;
+}
+
+/* v with what it holds mapped (new reference): instances of a throwaway
+ * class get the kept class; plain containers are looked into a few levels
+ * deep, as the new code fills them with its throwaway classes, functions
+ * and enum members. */
+static PyObject *
+map_deep(rl_txn *txn, PyObject *v, int depth)
+{
+    PyTypeObject *t = Py_TYPE(v);
+    int r = 0;
     if (depth > 4) {
-        return;
+        return Py_NewRef(v);
     }
     if (t->tp_flags & Py_TPFLAGS_HEAPTYPE) {
         PyObject *kept = rl_map_lookup(txn, (PyObject *)t);
@@ -276,32 +463,27 @@ reclass(rl_txn *txn, PyObject *v, int depth)
                 PyErr_Clear();  /* layout differs (restart required) */
             }
         }
-        return;
+        return Py_NewRef(v);
     }
-    if (PyList_CheckExact(v) || PyTuple_CheckExact(v)) {
-        Py_ssize_t n = PySequence_Fast_GET_SIZE(v);
-        for (Py_ssize_t i = 0; i < n && i < PySequence_Fast_GET_SIZE(v); i++) {
-            reclass(txn, PySequence_Fast_GET_ITEM(v, i), depth + 1);
-        }
+    if (t == &PyTuple_Type || t == &PyFrozenSet_Type) {
+        return map_immutable(txn, v, depth);
     }
-    else if (PyDict_CheckExact(v)) {
-        PyObject *k, *x;
-        Py_ssize_t pos = 0;
-        while (PyDict_Next(v, &pos, &k, &x)) {
-            reclass(txn, x, depth + 1);
-        }
+    if (t == &PyList_Type) {
+        r = map_list(txn, v, depth);
     }
+    else if (t == &PyDict_Type) {
+        r = map_dict_inplace(txn, v, depth);
+    }
+    else if (t == &PySet_Type) {
+        r = map_set_inplace(txn, v);
+    }
+    return r < 0 ? NULL : Py_NewRef(v);
 }
 
 PyObject *
 rl_map_value(rl_txn *txn, PyObject *value)
 {
-    PyObject *kept = rl_map_lookup(txn, value);
-    if (kept != NULL) {
-        return Py_NewRef(kept);
-    }
-    reclass(txn, value, 0);
-    return Py_NewRef(value);
+    return map_item(txn, value, 0);
 }
 
 rl_entry *
@@ -352,6 +534,7 @@ txn_release_all(rl_txn *txn)
     rl_ptrmap_clear(&txn->map);
     rl_ptrmap_clear(&txn->cellmap);
     rl_ptrmap_clear(&txn->opted);
+    rl_ptrmap_clear(&txn->copies);
     rl_ptrmap_clear(&txn->code_parents);
     txn->have_parents = 0;
     if (txn->created) {

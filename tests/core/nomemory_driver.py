@@ -20,8 +20,8 @@ import reloader
 from reloader import _core
 
 V1 = textwrap.dedent("""
+    import enum
     import functools
-    __reload_data__ = {"LIMIT"}
     LIMIT = 1
     STATE = [1]
 
@@ -53,6 +53,18 @@ V1 = textwrap.dedent("""
         @property
         def p(self):
             return 1
+
+    class Kind(enum.Enum):
+        A = 1
+        B = 2
+
+    # containers the new code fills with its throwaway objects
+    __reload_data__ = {"LIMIT", "TABLE"}
+    TABLE = {K: [Kind.A], Kind.B: (Base,)}
+
+    def pick(kinds=(Kind.A, Kind.B), allowed=(Base,)):
+        return (kinds[0] is Kind.A and allowed[0] is Base
+                and TABLE[K][0] is Kind.A and TABLE[Kind.B][0] is Base)
 """)
 V2 = V1.replace('"v1"', '"v2"').replace("base1", "base2").replace("k1:", "k2:") \
        .replace("LIMIT = 1", "LIMIT = 2").replace("return x * k", "return x * k + 1") \
@@ -84,7 +96,8 @@ def main():
 
     for n in range(start, stop, step):
         write(V2 if checked % 2 == 0 else V1)
-        was = (m.hello(), k.who(), m.double(3), m.LIMIT, k.p)
+        was = (m.hello(), k.who(), m.double(3), m.LIMIT, k.p, m.pick())
+        assert was[-1] is True, "containers hold throwaway objects"
         before = snapshot(m)
         meta = list(sys.meta_path)
         failed = False
@@ -122,7 +135,7 @@ def main():
             for key, val in before[0].items():
                 assert after[0][key] is val, (n, key)
             assert after[2] is before[2], (n, "wrapped function changed")
-            assert (m.hello(), k.who(), m.double(3), m.LIMIT, k.p) == was, n
+            assert (m.hello(), k.who(), m.double(3), m.LIMIT, k.p, m.pick()) == was, n
         else:
             applied += 1
             # reload the same content again, for real, so the next round
