@@ -242,7 +242,7 @@ done:
 
 /* member kinds */
 enum { M_OTHER, M_FUNC, M_CLASSMETHOD, M_STATICMETHOD, M_PROPERTY, M_CACHED,
-       M_CLASS, M_WRAPPER };
+       M_CLASS, M_WRAPPER, M_DISPATCH };
 
 static int
 member_kind(PyObject *v)
@@ -269,6 +269,9 @@ member_kind(PyObject *v)
     if (Py_TYPE(v) == rl_st.lru_wrapper_type) {
         return M_WRAPPER;
     }
+    if (Py_TYPE(v) == rl_st.sdm_type) {
+        return M_DISPATCH;
+    }
     return M_OTHER;
 }
 
@@ -291,6 +294,22 @@ member_func(PyObject *v, PyObject *attr)
     return f;
 }
 
+/* The lru_cache wrapper a staticmethod or classmethod holds (new
+ * reference) or NULL. */
+static PyObject *
+lru_inside(PyObject *v)
+{
+    PyObject *f = PyObject_GetAttr(v, rl_st.str_dunder_func);
+    if (f == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    if (Py_TYPE(f) != rl_st.lru_wrapper_type) {
+        Py_CLEAR(f);
+    }
+    return f;
+}
+
 static PyObject *
 inner_attr(int kind)
 {
@@ -299,6 +318,7 @@ inner_attr(int kind)
     case M_STATICMETHOD:
         return rl_st.str_dunder_func;
     case M_CACHED:
+    case M_DISPATCH:
         return rl_st.str_func;
     default:
         return NULL;
@@ -412,9 +432,33 @@ pair_member(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, PyObject *key,
     default: {
         PyObject *of = member_func(ov, inner_attr(kind));
         PyObject *nf = member_func(nv, inner_attr(kind));
+        Py_ssize_t before = txn->npairs;
         int rv = pair_funcs(txn, of, nf, key, idx);
+        int kept = rv == 0 && nf != NULL && rl_map_lookup(txn, nf) == of;
         Py_XDECREF(of);
         Py_XDECREF(nf);
+        if (kept && kind == M_DISPATCH) {
+            /* singledispatchmethod: its dispatcher's registry holds the
+             * functions; the dispatcher reports through the base one */
+            Py_ssize_t via = txn->npairs > before ? before : idx;
+            of = member_func(ov, rl_st.str_dispatcher);
+            nf = member_func(nv, rl_st.str_dispatcher);
+            if (of != NULL && nf != NULL && of != nf && rl_defs_match(of, nf)) {
+                rv = rl_pair(txn, of, nf, NULL, NULL, via);
+            }
+            Py_XDECREF(of);
+            Py_XDECREF(nf);
+        }
+        if (rv == 0 && (kind == M_STATICMETHOD || kind == M_CLASSMETHOD)) {
+            /* @staticmethod over @lru_cache: the wrapper is the definition */
+            of = lru_inside(ov);
+            nf = lru_inside(nv);
+            if (of != NULL && nf != NULL && of != nf && rl_defs_match(of, nf)) {
+                rv = rl_pair(txn, of, nf, NULL, key, idx);
+            }
+            Py_XDECREF(of);
+            Py_XDECREF(nf);
+        }
         return rv;
     }
     }

@@ -224,6 +224,7 @@ init_state(void)
         || intern(&rl_st.str_value2member, "_value2member_map_") < 0
         || intern(&rl_st.str_value_, "_value_") < 0
         || intern(&rl_st.str_func, "func") < 0
+        || intern(&rl_st.str_dispatcher, "dispatcher") < 0
         || intern(&rl_st.str_cache_clear, "cache_clear") < 0
         || intern(&rl_st.str_cache_params, "cache_parameters") < 0
         || intern(&rl_st.str_lambda, "<lambda>") < 0
@@ -272,12 +273,14 @@ init_state(void)
                                                         "_lru_cache_wrapper");
     rl_st.cached_property_type = (PyTypeObject *)import_attr("functools",
                                                             "cached_property");
+    rl_st.sdm_type = (PyTypeObject *)import_attr("functools", "singledispatchmethod");
     rl_st.enum_meta = (PyTypeObject *)import_attr("enum", "EnumMeta");
     rl_st.member_descr_type = (PyTypeObject *)import_attr("types",
                                                          "MemberDescriptorType");
     PyObject *opmap = import_attr("opcode", "opmap");
     if (rl_st.ModuleSpec == NULL || rl_st.lru_wrapper_type == NULL
         || rl_st.cached_property_type == NULL || rl_st.enum_meta == NULL
+        || rl_st.sdm_type == NULL
         || rl_st.member_descr_type == NULL || opmap == NULL) {
         Py_XDECREF(opmap);
         return -1;

@@ -30,6 +30,7 @@ typedef struct {
     PyObject *str_value2member;  /* "_value2member_map_" */
     PyObject *str_value_;        /* "_value_" */
     PyObject *str_func;          /* "func" (cached_property) */
+    PyObject *str_dispatcher;    /* "dispatcher" (singledispatchmethod) */
     PyObject *str_cache_clear;   /* "cache_clear" */
     PyObject *str_cache_params;  /* "cache_parameters" */
     PyObject *str_lambda;        /* "<lambda>" */
@@ -45,6 +46,7 @@ typedef struct {
     /* types and callables resolved once at import */
     PyObject *ModuleSpec;            /* importlib.machinery.ModuleSpec */
     PyTypeObject *lru_wrapper_type;  /* functools._lru_cache_wrapper */
+    PyTypeObject *sdm_type;          /* functools.singledispatchmethod */
     PyTypeObject *cached_property_type;
     PyTypeObject *enum_meta;         /* enum.EnumType / EnumMeta */
     PyTypeObject *member_descr_type; /* type of a __slots__ member */

@@ -369,6 +369,36 @@ def test_lru_cache_function_updated_and_cache_cleared(mods):
     assert r.restart_required == ()
 
 
+LRU_METHODS = """\
+import functools
+
+class Table:
+    @staticmethod
+    @functools.lru_cache(maxsize=None)
+    def xp_for(level):
+        return level * 100
+
+    @classmethod
+    @functools.lru_cache(maxsize=None)
+    def gold_for(cls, level):
+        return (cls.__name__, level * 10)
+"""
+
+
+def test_lru_cache_under_staticmethod_and_classmethod(mods):
+    m = mods.module("m", LRU_METHODS)
+    Table, xp, gold = m.Table, m.Table.xp_for, vars(m.Table)["gold_for"].__func__
+    assert xp(2) == 200 and Table.gold_for(2) == ("Table", 20)
+    r = mods.update("m", LRU_METHODS.replace("* 100", "* 150").replace("* 10)", "* 20)"))
+    assert m.Table is Table
+    assert m.Table.xp_for is xp and xp(2) == 300  # same wrapper, cache cleared
+    assert vars(Table)["gold_for"].__func__ is gold and Table.gold_for(2) == ("Table", 40)
+    assert Table().xp_for(3) == 450
+    assert sorted(r.updated) == sorted(mods.ns("m.Table", "m.Table.xp_for",
+                                                "m.Table.gold_for"))
+    assert r.restart_required == ()
+
+
 @pytest.mark.parametrize("new", [
     "@functools.lru_cache(maxsize=64)",
     "@functools.lru_cache(maxsize=None)",
@@ -814,3 +844,34 @@ def test_callable_object_wrapper_updated_through_wrapped(mods):
     assert inner(2) == 9 and cube.__wrapped__(2) == 9
     assert cube(3) == 28
     assert r.updated.count(mods.n("m.cube")) == 1
+
+
+DISPATCH_METHOD = """\
+import functools
+
+class Pet:
+    @functools.singledispatchmethod
+    def feed(self, food):
+        return "any1"
+
+    @feed.register
+    def _(self, food: int):
+        return "int1"
+"""
+
+
+def test_singledispatchmethod_base_and_registrations(mods):
+    m = mods.module("m", DISPATCH_METHOD)
+    Pet, desc = m.Pet, vars(m.Pet)["feed"]
+    base, pet = desc.func, m.Pet()
+    assert pet.feed("x") == "any1" and pet.feed(1) == "int1"
+    r = mods.update("m", DISPATCH_METHOD)
+    assert r.updated == ()  # unchanged source, nothing listed
+    r = mods.update("m", DISPATCH_METHOD.replace("1\"", "2\"") + """
+    @feed.register
+    def _(self, food: str):
+        return "str2"
+""")
+    assert m.Pet is Pet and vars(Pet)["feed"] is desc and desc.func is base
+    assert pet.feed(1.5) == "any2" and pet.feed(1) == "int2" and pet.feed("x") == "str2"
+    assert mods.n("m.Pet.feed") in r.updated
