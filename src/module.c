@@ -225,6 +225,8 @@ init_state(void)
         || intern(&rl_st.str_value_, "_value_") < 0
         || intern(&rl_st.str_func, "func") < 0
         || intern(&rl_st.str_dispatcher, "dispatcher") < 0
+        || intern(&rl_st.str_spec, "__spec__") < 0
+        || intern(&rl_st.str_initializing, "_initializing") < 0
         || intern(&rl_st.str_cache_clear, "cache_clear") < 0
         || intern(&rl_st.str_cache_params, "cache_parameters") < 0
         || intern(&rl_st.str_lambda, "<lambda>") < 0

@@ -31,6 +31,8 @@ typedef struct {
     PyObject *str_value_;        /* "_value_" */
     PyObject *str_func;          /* "func" (cached_property) */
     PyObject *str_dispatcher;    /* "dispatcher" (singledispatchmethod) */
+    PyObject *str_spec;          /* "__spec__" */
+    PyObject *str_initializing;  /* "_initializing" (ModuleSpec) */
     PyObject *str_cache_clear;   /* "cache_clear" */
     PyObject *str_cache_params;  /* "cache_parameters" */
     PyObject *str_lambda;        /* "<lambda>" */
@@ -194,6 +196,9 @@ typedef struct {
     PyObject *shadow;  /* module the new code ran in, or NULL */
     PyObject *snapshot; /* copy of the live dict at commit, or NULL */
     PyObject *fps;     /* CodeFingerprints of code, or NULL */
+    PyObject *lock;    /* the module's import lock while held, or NULL */
+    PyObject *spec;    /* the live __spec__ marked initializing, or NULL */
+    PyObject *spec_was; /* its _initializing before that, or NULL (none) */
     int state;         /* 0 pending, 1 executing, 2 executed */
     rl_walk walk;      /* the module dict's walk in pass 0 */
 } rl_entry;
@@ -212,6 +217,9 @@ typedef struct rl_txn {
     rl_ptrmap cellmap;   /* new cell -> fresh cell */
     rl_ptrmap opted;     /* new values of opted-in names -> themselves */
     rl_ptrmap copies;    /* tuple or frozenset -> its copy holding kept objects */
+    PyObject *hook;      /* our builtins.__import__ while it is installed */
+    PyObject *hook_orig; /* the __import__ it wraps */
+    PyObject *hook_on;   /* [True]: the hook's switch, shared with it */
     rl_ptrmap code_parents; /* new code -> the code that defines it */
     int have_parents;
     PyObject *post;      /* list: callables to run after the commit */
@@ -254,6 +262,11 @@ rl_entry *rl_txn_entry(rl_txn *txn, PyObject *name);
 /* finder.c */
 int rl_finder_init_type(PyObject *module);
 PyObject *rl_finder_new(rl_txn *txn);  /* new reference */
+
+/* importhook.c: other threads' imports of batch modules wait while the
+ * batch's new code runs; released whatever happened (keeps the error). */
+int rl_imports_hold(rl_txn *txn);
+void rl_imports_release(rl_txn *txn);
 
 /* code.c */
 /* Build the tables that compare bytecode that ran with fresh bytecode

@@ -835,6 +835,9 @@ Txn_execute(rl_txn *txn, PyObject *Py_UNUSED(ignored))
         return NULL;
     }
     Py_INCREF(meta_path);
+    if (rl_imports_hold(txn) < 0) {
+        goto done;
+    }
     before = PyDict_Copy(modules);
     if (before == NULL) {
         goto done;
@@ -883,6 +886,7 @@ done:
     if (finder != NULL) {
         restore_import_state(txn, finder, meta_path, before);
     }
+    rl_imports_release(txn);
     Py_XDECREF(finder);
     Py_XDECREF(before);
     Py_DECREF(meta_path);

@@ -1,5 +1,6 @@
 """SPEC §2.6 and §2.8: all or nothing, and atomic for other threads."""
 
+import importlib
 import sys
 import threading
 import time
@@ -298,6 +299,71 @@ def test_imports_wait_for_a_running_reload(mods, gate):
     t.join(30)
     assert errors == []
     assert log.EVENTS == ["reload-start", "reload-end", "import"]
+
+
+@pytest.mark.parametrize("how", ["import_module", "import statement"])
+def test_importing_a_batch_module_waits_and_gets_the_live_module(mods, gate, how):
+    """The import system hands out a loaded module without any lock; while a
+    batch runs, the module that sys.modules holds is its half-run shadow."""
+    m = mods.module("m", "def f():\n    return 1\n")
+    name = mods.n("m")
+    mods.write({"m.py": """
+        import $gate
+        $gate.EXECUTING.set()
+        $gate.OBSERVED.wait(10)
+
+        def f():
+            return 2
+    """})
+    got, errors = [], []
+
+    def importer():
+        try:
+            gate.EXECUTING.wait(10)
+            threading.Timer(0.2, gate.OBSERVED.set).start()
+            if how == "import_module":
+                mod = importlib.import_module(name)
+            else:
+                exec("import %s as mod" % name, ns := {})
+                mod = ns["mod"]
+            got.append((mod is m, gate.OBSERVED.is_set(), mod.f()))
+        except BaseException as exc:  # noqa: B902
+            errors.append(repr(exc))
+
+    t = threading.Thread(target=importer)
+    t.start()
+    mods.reload("m")
+    t.join(30)
+    assert errors == []
+    # it waited for the new code to finish, and got the one live module
+    assert got and got[0][:2] == (True, True), got
+    assert got[0][2] in (1, 2) and m.f() == 2
+    assert getattr(m.__spec__, "_initializing", False) is False
+
+
+@pytest.mark.parametrize("outcome", ["commits", "fails"])
+def test_import_is_itself_again_after_a_batch(mods, outcome):
+    import builtins
+    orig = builtins.__import__
+    m = mods.module("m", "def x():\n    return 1\n")
+    seen = []
+    mods.write({"m.py": """
+        import builtins, $log
+        $log.SEEN.append(builtins.__import__)
+
+        def x():
+            return 2
+        %s
+    """ % ("raise KeyError('late')" if outcome == "fails" else "")})
+    mods.module("log", "SEEN = []\n").SEEN = seen
+    if outcome == "fails":
+        mods.fail("m")
+    else:
+        mods.reload("m")
+    assert builtins.__import__ is orig
+    assert seen and seen[0] is not orig  # the batch's wrapper while it ran
+    assert m.x() == (2 if outcome == "commits" else 1)
+    assert getattr(m.__spec__, "_initializing", False) is False
 
 
 # fault injection: a batch of five modules fails at every point in turn ------------------
