@@ -41,6 +41,11 @@ class _Source(NamedTuple):
     digest: bytes
     fingerprints: Optional["_core.CodeFingerprints"] = None
 
+    def same_source(self) -> bool:
+        """Whether this is the source the module runs now."""
+        stamp = _stamps.stamp_of(self.name)
+        return stamp is not None and stamp.digest == self.digest
+
 
 def reloading() -> bool:
     """True in the thread running a batch, while its module code and hooks run."""
@@ -218,8 +223,8 @@ def _make_report(txn: "_core.Transaction", plan: dict, errors: Sequence[str],
 
 
 def _apply(sources: List[_Source], strict: bool, started: float) -> Report:
-    txn = _core.Transaction([(s.name, s.module, s.code, s.path, s.fingerprints)
-                             for s in sources])
+    txn = _core.Transaction([(s.name, s.module, s.code, s.path, s.fingerprints,
+                              s.same_source()) for s in sources])
     # Imports and reloads do not interleave: other threads that import wait.
     _imp.acquire_lock()
     try:

@@ -633,23 +633,29 @@ rl_function_stage(rl_txn *txn, PyObject *oldobj, PyObject *newobj,
             }
         }
     }
-    if (new->func_defaults != NULL) {
+    /* A module whose source did not change lists nothing as updated
+     * (SPEC): its defaults, fresh [] and Weapon() that no comparison can
+     * call equal, stay, with the state they hold. */
+    PyObject *modname = rl_module_of(oldobj);
+    rl_entry *home = modname != NULL ? rl_txn_entry(txn, modname) : NULL;
+    int keep = home != NULL && home->same_source && !differs && !moved;
+    if (new->func_defaults != NULL && !keep) {
         val[RL_F_DEFAULTS] = map_tuple(txn, new->func_defaults);
         if (val[RL_F_DEFAULTS] == NULL) {
             goto done;
         }
     }
-    if (!rl_same_value(val[RL_F_DEFAULTS], old->func_defaults)) {
+    if (!keep && !rl_same_value(val[RL_F_DEFAULTS], old->func_defaults)) {
         mask |= 1u << RL_F_DEFAULTS;
         differs = 1;
     }
-    if (new->func_kwdefaults != NULL) {
+    if (new->func_kwdefaults != NULL && !keep) {
         val[RL_F_KWDEFAULTS] = map_dict(txn, new->func_kwdefaults);
         if (val[RL_F_KWDEFAULTS] == NULL) {
             goto done;
         }
     }
-    if (!same_dict_values(val[RL_F_KWDEFAULTS], old->func_kwdefaults)) {
+    if (!keep && !same_dict_values(val[RL_F_KWDEFAULTS], old->func_kwdefaults)) {
         mask |= 1u << RL_F_KWDEFAULTS;
         differs = 1;
     }

@@ -200,6 +200,7 @@ typedef struct {
     PyObject *spec;    /* the live __spec__ marked initializing, or NULL */
     PyObject *spec_was; /* its _initializing before that, or NULL (none) */
     int state;         /* 0 pending, 1 executing, 2 executed */
+    int same_source;   /* the source is the one the module runs */
     rl_walk walk;      /* the module dict's walk in pass 0 */
 } rl_entry;
 

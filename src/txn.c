@@ -633,12 +633,15 @@ Txn_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PySequence_Fast_GET_ITEM(fast, i);
         PyObject *name, *module, *code, *path, *fps = Py_None;
+        int same = 0;
         if (!PyTuple_Check(item)
-            || !PyArg_ParseTuple(item, "UO!O!U|O", &name, &PyModule_Type,
-                                 &module, &PyCode_Type, &code, &path, &fps)) {
+            || !PyArg_ParseTuple(item, "UO!O!U|Op", &name, &PyModule_Type,
+                                 &module, &PyCode_Type, &code, &path, &fps,
+                                 &same)) {
             if (!PyErr_Occurred()) {
                 PyErr_SetString(PyExc_TypeError, "each entry is a tuple "
-                                "(name, module, code, path[, fingerprints])");
+                                "(name, module, code, path[, fingerprints"
+                                "[, same_source]])");
             }
             goto error;
         }
@@ -667,6 +670,7 @@ Txn_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         e->code = Py_NewRef(code);
         e->path = Py_NewRef(path);
         e->fps = fps != Py_None ? Py_NewRef(fps) : NULL;
+        e->same_source = same;
         txn->n = i + 1;
     }
     Py_DECREF(fast);

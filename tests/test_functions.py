@@ -693,6 +693,7 @@ def test_default_of_user_type_compared_by_identity(mods, hostile):
     old = m.f.__defaults__
     r = mods.update("m", """
         import $hostile
+        # an edit elsewhere: the source changed, so f's defaults are new
 
         def f(a=$hostile.Hostile(), b=($hostile.Hostile(),), *, c=$hostile.Hostile()):
             return 1
@@ -875,3 +876,44 @@ def test_singledispatchmethod_base_and_registrations(mods):
     assert m.Pet is Pet and vars(Pet)["feed"] is desc and desc.func is base
     assert pet.feed(1.5) == "any2" and pet.feed(1) == "int2" and pet.feed("x") == "str2"
     assert mods.n("m.Pet.feed") in r.updated
+
+
+MUTABLE_DEFAULTS = """\
+class Weapon:
+    pass
+
+def spawn(tags=[], *, opts={}):
+    tags.append(1)
+    return tags
+
+def equip(w=Weapon()):
+    return w
+
+class Shop:
+    def buy(self, basket={}):
+        return basket
+
+VERSION = 1
+"""
+
+
+def test_unchanged_source_keeps_mutable_defaults_and_lists_nothing(mods):
+    m = mods.module("m", MUTABLE_DEFAULTS)
+    spawn, equip, shop = m.spawn, m.equip, m.Shop()
+    assert spawn() == [1]
+    w = equip()
+    r = mods.reload("m")
+    assert r.updated == ()
+    assert m.spawn is spawn and spawn() == [1, 1]  # the default kept its state
+    assert equip() is w and m.Weapon is type(w)
+
+
+def test_edited_source_installs_new_defaults(mods):
+    m = mods.module("m", MUTABLE_DEFAULTS)
+    spawn, equip = m.spawn, m.equip
+    spawn()
+    w = equip()
+    r = mods.update("m", MUTABLE_DEFAULTS.replace("VERSION = 1", "VERSION = 2"))
+    assert spawn() == [1]  # the new source's default (SPEC §2)
+    assert equip() is not w and isinstance(equip(), m.Weapon)
+    assert mods.n("m.spawn") in r.updated and mods.n("m.equip") in r.updated
