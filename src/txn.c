@@ -287,6 +287,11 @@ static PyObject *map_deep(rl_txn *txn, PyObject *v, int depth);
 static PyObject *
 map_item(rl_txn *txn, PyObject *v, int depth)
 {
+    PyTypeObject *t = Py_TYPE(v);
+    if (t == &PyUnicode_Type || t == &PyLong_Type || t == &PyFloat_Type
+        || t == &PyBytes_Type || t == &PyBool_Type || v == Py_None) {
+        return Py_NewRef(v);  /* never mapped (shared by value): the usual item */
+    }
     PyObject *kept = rl_map_lookup(txn, v);
     return kept != NULL ? Py_NewRef(kept) : map_deep(txn, v, depth);
 }
