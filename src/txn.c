@@ -359,10 +359,9 @@ error:
 }
 
 /* A list, dict or set is changed in place, so that whoever holds it sees
- * the kept objects; it is never left missing an entry (a key's kept object
- * goes in before the key goes out, so moved keys end up last). Keys are
- * hashed only when that runs no user code: a dict value whose key is a user
- * object keeps what it holds. */
+ * the kept objects; a moved key goes out and comes back under its kept
+ * object, last. Keys are hashed only when that runs no user code: a dict
+ * value whose key is a user object keeps what it holds. */
 static PyObject *
 moved_key(rl_txn *txn, PyObject *k)  /* borrowed kept key, or NULL */
 {
@@ -409,9 +408,11 @@ map_dict_inplace(rl_txn *txn, PyObject *v, int depth)
             goto done;
         }
         if (mk != NULL) {
-            r = PyDict_SetItem(v, mk, mx);
-            if (r == 0 && PyDict_DelItem(v, k) < 0) {
-                PyErr_Clear();  /* the kept key was the same key */
+            /* out, then in: an IntEnum member equals its kept one, and the
+             * other order would drop the entry */
+            r = PyDict_DelItem(v, k);
+            if (r == 0) {
+                r = PyDict_SetItem(v, mk, mx);
             }
         }
         else if (mx != x && hash_is_safe(k)) {
@@ -439,10 +440,7 @@ map_set_inplace(rl_txn *txn, PyObject *v)
     for (Py_ssize_t i = 0; rv == 0 && i < PyList_GET_SIZE(items); i++) {
         PyObject *k = PyList_GET_ITEM(items, i), *mk = moved_key(txn, k);
         if (mk != NULL) {
-            rv = PySet_Add(v, mk);
-            if (rv == 0 && PySet_Discard(v, k) < 0) {
-                rv = -1;
-            }
+            rv = PySet_Discard(v, k) < 0 ? -1 : PySet_Add(v, mk);
         }
     }
     Py_DECREF(items);

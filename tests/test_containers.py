@@ -168,3 +168,23 @@ def test_user_keys_are_never_hashed(mods):
     # the value under the user key keeps the tuple the new code made
     (value,) = [v for k, v in m.TABLE.items() if k is keys.KEY]
     assert value[0] is not Weapon and value[0].__name__ == "Weapon"
+
+
+def test_int_enum_keys_equal_to_their_kept_members_are_not_lost(mods):
+    src = """
+    import enum
+
+    class Level(enum.IntEnum):
+        LOW = 1
+        HIGH = 2
+
+    __reload_data__ = {"XP", "SEEN"}
+    XP = {Level.LOW: 10, Level.HIGH: 20}
+    SEEN = {Level.LOW}
+    """
+    m = mods.module("m", src)
+    low, high = m.Level.LOW, m.Level.HIGH
+    mods.update("m", src.replace("10", "15"))
+    assert list(m.XP.items()) == [(low, 15), (high, 20)]
+    assert [k for k in m.XP if k is low] == [low]  # the kept member is the key
+    assert m.SEEN == {low} and next(iter(m.SEEN)) is low
