@@ -288,8 +288,22 @@ def _run_module_hooks(txn, hooked, olds, started, plan) -> None:
         _core.exit_reloading()
 
 
+def _has_instance_hook(cls: type) -> bool:
+    """Whether cls or any subclass of it (in any module) has the hook."""
+    todo, seen = [cls], set()
+    while todo:
+        c = todo.pop()
+        if id(c) in seen:
+            continue
+        seen.add(id(c))
+        if getattr(c, "__reload_instance__", None) is not None:
+            return True
+        todo.extend(type.__subclasses__(c))
+    return False
+
+
 def _run_instance_hooks(classes: Sequence[type]) -> List[str]:
-    hooked = tuple(c for c in classes if getattr(c, "__reload_instance__", None) is not None)
+    hooked = tuple(c for c in classes if _has_instance_hook(c))
     if not hooked:
         return []
     errors: List[str] = []

@@ -206,6 +206,26 @@ def test_instance_hook_only_where_the_class_has_it(mods):
     del base, sub
 
 
+def test_instance_hook_of_a_subclass_in_another_module(mods):
+    mods.write({
+        "base.py": "class Unit:\n    def speed(self):\n        return 1\n",
+        "ext.py": """
+            from $base import Unit
+
+            class Scout(Unit):
+                hooked = 0
+
+                def __reload_instance__(self):
+                    self.hooked += 1
+        """,
+    })
+    base, ext = mods.imp("base"), mods.imp("ext")
+    scout, unit = ext.Scout(), base.Unit()
+    mods.update("base", "class Unit:\n    def speed(self):\n        return 2\n")
+    assert scout.speed() == 2 and scout.hooked == 1
+    assert not hasattr(unit, "hooked") or unit.hooked == 0
+
+
 def test_instance_hook_sees_the_new_methods(mods):
     m = mods.module("m", "class K:\n    def v(self):\n        return 1\n")
     k = m.K()
