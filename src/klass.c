@@ -294,12 +294,12 @@ member_func(PyObject *v, PyObject *attr)
     return f;
 }
 
-/* The lru_cache wrapper a staticmethod or classmethod holds (new
- * reference) or NULL. */
+/* The lru_cache wrapper a descriptor holds under attr (new reference) or
+ * NULL. */
 static PyObject *
-lru_inside(PyObject *v)
+lru_inside(PyObject *v, PyObject *attr)
 {
-    PyObject *f = PyObject_GetAttr(v, rl_st.str_dunder_func);
+    PyObject *f = PyObject_GetAttr(v, attr);
     if (f == NULL) {
         PyErr_Clear();
         return NULL;
@@ -421,6 +421,15 @@ pair_member(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, PyObject *key,
             Py_ssize_t before = txn->npairs;
             rv = pair_funcs(txn, of, nf, first < 0 ? key : NULL,
                             first < 0 ? idx : first);
+            if (rv == 0 && of == NULL && nf == NULL) {
+                /* @property over @functools.cache */
+                of = lru_inside(ov, parts[i]);
+                nf = lru_inside(nv, parts[i]);
+                if (of != NULL && nf != NULL && of != nf && rl_defs_match(of, nf)) {
+                    rv = rl_pair(txn, of, nf, NULL, first < 0 ? key : NULL,
+                                 first < 0 ? idx : first);
+                }
+            }
             if (first < 0 && txn->npairs > before) {
                 first = before;
             }
@@ -451,8 +460,8 @@ pair_member(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, PyObject *key,
         }
         if (rv == 0 && (kind == M_STATICMETHOD || kind == M_CLASSMETHOD)) {
             /* @staticmethod over @lru_cache: the wrapper is the definition */
-            of = lru_inside(ov);
-            nf = lru_inside(nv);
+            of = lru_inside(ov, rl_st.str_dunder_func);
+            nf = lru_inside(nv, rl_st.str_dunder_func);
             if (of != NULL && nf != NULL && of != nf && rl_defs_match(of, nf)) {
                 rv = rl_pair(txn, of, nf, NULL, key, idx);
             }
@@ -481,6 +490,17 @@ is_sunder(PyObject *name)
            && PyUnicode_READ_CHAR(name, n - 1) == '_'
            && PyUnicode_READ_CHAR(name, 1) != '_'
            && PyUnicode_READ_CHAR(name, n - 2) != '_';
+}
+
+/* Whether a sunder entry of an enum is the user's hook (_missing_,
+ * _generate_next_value_, ...), a method like any other, rather than the
+ * enum machinery's own state, which stays. */
+static int
+enum_hook(PyObject *nv, PyObject *ov)
+{
+    PyObject *v = nv != NULL ? nv : ov;
+    int kind = v != NULL ? member_kind(v) : M_OTHER;
+    return kind == M_FUNC || kind == M_CLASSMETHOD || kind == M_STATICMETHOD;
 }
 
 static PyObject *
@@ -537,7 +557,60 @@ pair_enum_members(rl_txn *txn, PyTypeObject *old, PyTypeObject *new,
     return 0;
 }
 
-/* Added members become real members of the kept class. */
+/* An added member, re-classed: in the kept class's member map, names and
+ * value map (copies, installed together), and its class attribute. */
+static int
+add_member(rl_txn *txn, PyTypeObject *new, PyTypeObject *old, PyObject *k,
+           PyObject *nv, PyObject *map, PyObject *names, PyObject *v2m)
+{
+    if (rl_map_put(txn, nv, nv) < 0 || PyDict_SetItem(map, k, nv) < 0
+        || PyList_Append(names, k) < 0) {
+        return -1;
+    }
+    PyObject *value = member_value(nv);
+    if (value != NULL) {
+        if (PyDict_SetItem(v2m, value, nv) < 0) {
+            PyErr_Clear();  /* unhashable: found by the linear search */
+        }
+        Py_DECREF(value);
+    }
+    PyObject *attr = dict_get(new->tp_dict, k);
+    if (attr != NULL
+        && rl_txn_add(txn, RL_SWAP_TYPEATTR, (PyObject *)old, k, attr) == NULL) {
+        return -1;
+    }
+    return 0;
+}
+
+/* A Flag's masks (_flag_mask_, _all_bits_, _singles_mask_) follow its
+ * members: ~, | and the value check read them. Plain ints: the new class's
+ * are right for the kept one. */
+static int
+flag_masks(rl_txn *txn, PyTypeObject *old, PyTypeObject *new)
+{
+    static const char *names[] = {"_flag_mask_", "_all_bits_", "_singles_mask_",
+                                  NULL};
+    for (int i = 0; names[i] != NULL; i++) {
+        PyObject *key = PyUnicode_InternFromString(names[i]);
+        if (key == NULL) {
+            return -1;
+        }
+        PyObject *nv = dict_get(new->tp_dict, key), *ov = dict_get(old->tp_dict, key);
+        int r = 0;
+        if (nv != NULL && ov != NULL && !rl_same_value(nv, ov)
+            && rl_txn_add(txn, RL_SWAP_TYPEATTR, (PyObject *)old, key, nv) == NULL) {
+            r = -1;
+        }
+        Py_DECREF(key);
+        if (r < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Added members become real members of the kept class; an added alias
+ * names a kept member. */
 static int
 stage_enum_added(rl_txn *txn, PyTypeObject *old, PyTypeObject *new,
                  Py_ssize_t idx, int *changed)
@@ -565,25 +638,38 @@ stage_enum_added(rl_txn *txn, PyTypeObject *old, PyTypeObject *new,
                 goto done;
             }
         }
-        /* the member is an instance of the throwaway class: re-class it */
-        if (PyObject_GenericSetAttr(nv, rl_st.str_class, (PyObject *)old) < 0) {
+        PyObject *canon = PyObject_GetAttr(nv, rl_st.str_name_);
+        if (canon == NULL) {
             goto done;
         }
-        if (rl_map_put(txn, nv, nv) < 0 || PyDict_SetItem(map, k, nv) < 0
-            || PyList_Append(names, k) < 0) {
-            goto done;
-        }
-        PyObject *value = member_value(nv);
-        if (value != NULL) {
-            if (PyDict_SetItem(v2m, value, nv) < 0) {
-                PyErr_Clear();  /* unhashable: found by the linear search */
+        int alias = PyUnicode_Check(canon) && PyUnicode_Compare(canon, k) != 0;
+        Py_DECREF(canon);
+        if (alias) {
+            /* CRIMSON = 1 beside RED = 1: another name for a member */
+            PyObject *target = rl_map_lookup(txn, nv);
+            target = target != NULL ? target : nv;
+            if (PyDict_SetItem(map, k, target) < 0) {
+                goto done;
             }
-            Py_DECREF(value);
+            PyObject *attr = dict_get(new->tp_dict, k);
+            if (attr != NULL) {
+                PyObject *kept = rl_map_value(txn, attr);
+                if (kept == NULL || rl_txn_add(txn, RL_SWAP_TYPEATTR,
+                                               (PyObject *)old, k, kept) == NULL) {
+                    Py_XDECREF(kept);
+                    goto done;
+                }
+                Py_DECREF(kept);
+            }
         }
-        PyObject *attr = dict_get(new->tp_dict, k);
-        if (attr != NULL
-            && rl_txn_add(txn, RL_SWAP_TYPEATTR, (PyObject *)old, k, attr) == NULL) {
-            goto done;
+        else {
+            /* the member is an instance of the throwaway class: re-class it */
+            if (PyObject_GenericSetAttr(nv, rl_st.str_class, (PyObject *)old) < 0) {
+                goto done;
+            }
+            if (add_member(txn, new, old, k, nv, map, names, v2m) < 0) {
+                goto done;
+            }
         }
         PyObject *mpath = rl_pair_subpath(txn, idx, k);
         if (mpath == NULL || PyList_Append(txn->added, mpath) < 0) {
@@ -592,6 +678,9 @@ stage_enum_added(rl_txn *txn, PyTypeObject *old, PyTypeObject *new,
         }
         Py_DECREF(mpath);
         *changed = 1;
+    }
+    if (map != NULL && flag_masks(txn, old, new) < 0) {
+        goto done;
     }
     if (map != NULL
         && (rl_txn_add(txn, RL_SWAP_TYPEATTR, (PyObject *)old,
@@ -922,7 +1011,8 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
         if (skip_key(key, nv)) {
             continue;
         }
-        if (enumcls && (is_sunder(key) || (nmap && dict_get(nmap, key))
+        if (enumcls && ((is_sunder(key) && !enum_hook(nv, ov))
+                        || (nmap && dict_get(nmap, key))
                         || (omap && dict_get(omap, key)))) {
             continue;  /* members and the enum machinery: see above */
         }
@@ -1016,7 +1106,8 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
         if (skip_key(key, ov) || dict_get(new->tp_dict, key) != NULL) {
             continue;
         }
-        if (enumcls && (is_sunder(key) || (omap && dict_get(omap, key)))) {
+        if (enumcls && ((is_sunder(key) && !enum_hook(NULL, ov))
+                        || (omap && dict_get(omap, key)))) {
             continue;
         }
         if (is_definition(ov)) {

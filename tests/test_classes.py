@@ -1117,6 +1117,62 @@ def test_enum_member_added_is_a_real_member(mods):
     assert r.restart_required == ()
 
 
+def test_enum_alias_added_names_the_kept_member(mods):
+    m = mods.module("m", ENUM_V1)
+    Color, red = m.Color, m.Color.RED
+    members = list(Color)
+    r = mods.update("m", ENUM_V1.replace("GREEN = 2", "GREEN = 2\n    CRIMSON = 1"))
+    assert Color(1) is red and Color["CRIMSON"] is red and Color.CRIMSON is red
+    assert list(Color) == members and len(Color) == len(members)
+    assert mods.n("m.Color.CRIMSON") in r.added
+
+
+FLAG = """\
+import enum
+
+class Perm(enum.Flag):
+    R = 1
+    W = 2
+"""
+
+
+def test_flag_member_added_combines_with_the_old_ones(mods):
+    m = mods.module("m", FLAG)
+    P = m.Perm
+    r_, w_ = P.R, P.W
+    mods.update("m", FLAG + "    X = 4\n")
+    assert P.R is r_ and P(4) is P.X and list(P) == [r_, w_, P.X]
+    assert (r_ | P.X).value == 5
+    assert ~r_ == w_ | P.X
+
+
+ENUM_HOOK = """\
+import enum
+
+class Color(enum.Enum):
+    RED = "red"
+"""
+MISSING = """\
+    @classmethod
+    def _missing_(cls, value):
+        return cls.RED
+"""
+
+
+def test_enum_sunder_hook_added_and_removed(mods):
+    m = mods.module("m", ENUM_HOOK)
+    Color = m.Color
+    r = mods.update("m", ENUM_HOOK + MISSING)
+    assert Color("zzz") is Color.RED
+    assert r.added == mods.ns("m.Color._missing_")
+    r = mods.update("m", ENUM_HOOK)
+    assert "_missing_" not in vars(Color)
+    with pytest.raises(ValueError):
+        Color("zzz")
+    assert r.removed == mods.ns("m.Color._missing_")
+    assert vars(Color)["_member_names_"] == ["RED"]  # the machinery's own stays
+
+
 @pytest.mark.parametrize("edit,members", [
     ("GREEN = 5", ["m.Color.GREEN"]),
     ("", ["m.Color.GREEN"]),

@@ -917,3 +917,21 @@ def test_edited_source_installs_new_defaults(mods):
     assert spawn() == [1]  # the new source's default (SPEC §2)
     assert equip() is not w and isinstance(equip(), m.Weapon)
     assert mods.n("m.spawn") in r.updated and mods.n("m.equip") in r.updated
+
+
+def test_property_over_functools_cache_is_reported(mods):
+    src = """\
+import functools
+
+class K:
+    @property
+    @functools.cache
+    def heavy(self):
+        return "h1"
+"""
+    m = mods.module("m", src)
+    k = m.K()
+    assert k.heavy == "h1"
+    r = mods.update("m", src.replace("h1", "h2"))
+    assert k.heavy == "h2"
+    assert mods.n("m.K.heavy") in r.updated
