@@ -315,7 +315,7 @@ def _run_instance_hooks(classes: Sequence[type]) -> List[str]:
                 continue
             try:
                 hook(obj)
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # the batch stands; ^C stops
                 line = "%s.%s.__reload_instance__: %s: %s" % (
                     type(obj).__module__, type(obj).__qualname__, type(exc).__name__, exc)
                 errors.append(line)

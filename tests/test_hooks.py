@@ -226,6 +226,23 @@ def test_instance_hook_of_a_subclass_in_another_module(mods):
     assert not hasattr(unit, "hooked") or unit.hooked == 0
 
 
+def test_instance_hook_system_exit_is_listed_like_any_error(mods):
+    m = mods.module("m", "class K:\n    pass\n")
+    k = m.K()
+    r = mods.update("m", """
+        import sys
+
+        class K:
+            def __reload_instance__(self):
+                sys.exit(3)
+
+            def v(self):
+                return 2
+    """)
+    assert k.v() == 2
+    assert len(r.errors) == 1 and "SystemExit: 3" in r.errors[0]
+
+
 def test_instance_hook_sees_the_new_methods(mods):
     m = mods.module("m", "class K:\n    def v(self):\n        return 1\n")
     k = m.K()
