@@ -224,6 +224,7 @@ init_state(void)
         || intern(&rl_st.str_value2member, "_value2member_map_") < 0
         || intern(&rl_st.str_value_, "_value_") < 0
         || intern(&rl_st.str_name_, "_name_") < 0
+        || intern(&rl_st.str_new, "__new__") < 0
         || intern(&rl_st.str_func, "func") < 0
         || intern(&rl_st.str_dispatcher, "dispatcher") < 0
         || intern(&rl_st.str_spec, "__spec__") < 0

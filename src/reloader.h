@@ -30,6 +30,7 @@ typedef struct {
     PyObject *str_value2member;  /* "_value2member_map_" */
     PyObject *str_value_;        /* "_value_" */
     PyObject *str_name_;         /* "_name_" (enum members) */
+    PyObject *str_new;           /* "__new__" */
     PyObject *str_func;          /* "func" (cached_property) */
     PyObject *str_dispatcher;    /* "dispatcher" (singledispatchmethod) */
     PyObject *str_spec;          /* "__spec__" */

@@ -107,6 +107,47 @@ apply_func(rl_swap *s, int undo)
     return 0;
 }
 
+/* After __new__ leaves a class's dict, CPython keeps its slot_tp_new (as
+ * `del C.__new__` does): it finds object.__new__ up the MRO, and object's
+ * check, seeing a tp_new that is not its own, rejects the constructor's
+ * arguments. A class created without __new__ inherits its base's tp_new
+ * at PyType_Ready; do that here for the class and the subclasses that took
+ * it over, and invalidate their caches (no setter exists for tp_new). A
+ * Python __new__ further up keeps slot_tp_new, which is right. */
+static int
+inherit_new(PyTypeObject *t, newfunc was)
+{
+    int own = PyDict_Contains(t->tp_dict, rl_st.str_new);
+    if (own != 0 || t->tp_new != was || t->tp_mro == NULL) {
+        return own < 0 ? -1 : 0;
+    }
+    for (Py_ssize_t i = 1; i < PyTuple_GET_SIZE(t->tp_mro); i++) {
+        PyTypeObject *b = (PyTypeObject *)PyTuple_GET_ITEM(t->tp_mro, i);
+        if (!(b->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+            break;  /* a builtin's (its dict is not tp_dict from 3.12 on) */
+        }
+        int has = PyDict_Contains(b->tp_dict, rl_st.str_new);
+        if (has != 0) {
+            return has < 0 ? -1 : 0;
+        }
+    }
+    if (t->tp_base == NULL || t->tp_base->tp_new == NULL) {
+        return 0;
+    }
+    t->tp_new = t->tp_base->tp_new;  /* what PyType_Ready gives it */
+    PyType_Modified(t);
+    PyObject *subs = PyObject_CallMethod((PyObject *)t, "__subclasses__", NULL);
+    if (subs == NULL) {
+        return -1;
+    }
+    int rv = 0;
+    for (Py_ssize_t i = 0; rv == 0 && i < PyList_GET_SIZE(subs); i++) {
+        rv = inherit_new((PyTypeObject *)PyList_GET_ITEM(subs, i), was);
+    }
+    Py_DECREF(subs);
+    return rv;
+}
+
 static int
 apply_typeattr(rl_swap *s, int undo)
 {
@@ -143,7 +184,14 @@ apply_typeattr(rl_swap *s, int undo)
      * dunders. A metaclass __setattr__ is Python code and guards user
      * assignments (Enum's forbids reassigning members); the source's own
      * definitions bypass it. */
-    return PyType_Type.tp_setattro((PyObject *)t, s->key, v);
+    newfunc was = t->tp_new;
+    if (PyType_Type.tp_setattro((PyObject *)t, s->key, v) < 0) {
+        return -1;
+    }
+    if (v == NULL && PyUnicode_Compare(s->key, rl_st.str_new) == 0) {
+        return inherit_new(t, was);
+    }
+    return 0;
 }
 
 static int

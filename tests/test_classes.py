@@ -1362,3 +1362,56 @@ def test_slotted_dataclass_gaining_a_field_is_restart_required(mods):
     assert [q for q, _ in r.restart_required] == [mods.n("m.P")]
     assert m.P is P and P.__slots__ == ("x",)
     assert repr(p) == "P(x=1)"
+
+
+NEW_V1 = """\
+class Bullet:
+    def __new__(cls, *args):
+        inst = super().__new__(cls)
+        inst.made_by_new = True
+        return inst
+
+    def __init__(self, speed):
+        self.speed = speed
+
+class Tracer(Bullet):
+    pass
+
+class Count(int):
+    def __new__(cls, v):
+        return super().__new__(cls, v * 10)
+"""
+NEW_V2 = """\
+class Bullet:
+    def __init__(self, speed):
+        self.speed = speed * 2
+
+class Tracer(Bullet):
+    pass
+
+class Count(int):
+    pass
+"""
+
+
+def test_removed_new_constructs_as_a_fresh_class_would(mods):
+    m = mods.module("m", NEW_V1)
+    Bullet, Tracer, Count = m.Bullet, m.Tracer, m.Count
+    assert Bullet(3).made_by_new and Count(2) == 20
+    mods.update("m", NEW_V2)
+    assert m.Bullet is Bullet and "__new__" not in vars(Bullet)
+    b, t = Bullet(3), Tracer(4)
+    assert b.speed == 6 and t.speed == 8
+    assert not hasattr(b, "made_by_new")
+    assert Count(2) == 2 and type(Count(2)) is Count
+    mods.update("m", NEW_V1)  # and back
+    assert Bullet(3).made_by_new and Tracer(1).made_by_new and Count(2) == 20
+
+
+def test_added_new_undone_by_a_failed_batch(mods):
+    m = mods.module("m", NEW_V2)
+    Bullet = m.Bullet
+    # committed, then undone: the hook raises after the commit
+    mods.write({"m.py": NEW_V1 + "\ndef __reload__(old):\n    raise RuntimeError('late')\n"})
+    mods.fail("m")
+    assert "__new__" not in vars(Bullet) and Bullet(3).speed == 6
