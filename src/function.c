@@ -383,40 +383,6 @@ error:
 
 /* defaults and dicts *****************************************************/
 
-/* tuple with every item mapped to its kept object, or holding kept objects
- * (new reference); the same tuple when nothing maps. */
-static PyObject *
-map_tuple(rl_txn *txn, PyObject *t)
-{
-    Py_ssize_t n = PyTuple_GET_SIZE(t);
-    PyObject *out = NULL;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *x = PyTuple_GET_ITEM(t, i);
-        PyObject *v = rl_map_value(txn, x);
-        if (v == NULL) {
-            Py_XDECREF(out);
-            return NULL;
-        }
-        if (v != x && out == NULL) {
-            out = PyTuple_New(n);
-            if (out == NULL) {
-                Py_DECREF(v);
-                return NULL;
-            }
-            for (Py_ssize_t j = 0; j < i; j++) {
-                PyTuple_SET_ITEM(out, j, Py_NewRef(PyTuple_GET_ITEM(t, j)));
-            }
-        }
-        if (out != NULL) {
-            PyTuple_SET_ITEM(out, i, v);
-        }
-        else {
-            Py_DECREF(v);
-        }
-    }
-    return out != NULL ? out : Py_NewRef(t);
-}
-
 /* dict with every value mapped (new reference); the same dict when nothing
  * maps. */
 static PyObject *
@@ -640,7 +606,7 @@ rl_function_stage(rl_txn *txn, PyObject *oldobj, PyObject *newobj,
     rl_entry *home = modname != NULL ? rl_txn_entry(txn, modname) : NULL;
     int keep = home != NULL && home->same_source && !differs && !moved;
     if (new->func_defaults != NULL && !keep) {
-        val[RL_F_DEFAULTS] = map_tuple(txn, new->func_defaults);
+        val[RL_F_DEFAULTS] = rl_map_value(txn, new->func_defaults);
         if (val[RL_F_DEFAULTS] == NULL) {
             goto done;
         }
@@ -731,7 +697,7 @@ rl_function_fixup(rl_txn *txn, PyObject *fobj)
     int rv = -1;
 
     if (f->func_defaults != NULL) {
-        defaults = map_tuple(txn, f->func_defaults);
+        defaults = rl_map_value(txn, f->func_defaults);
         if (defaults == NULL) {
             goto done;
         }

@@ -383,6 +383,21 @@ pair_funcs(rl_txn *txn, PyObject *of, PyObject *nf, PyObject *key,
     return rl_pair(txn, of, nf, NULL, key, idx);
 }
 
+/* Pair two objects that descriptors hold (references stolen; either may be
+ * NULL) when they are the same definition. */
+static int
+pair_held(rl_txn *txn, PyObject *of, PyObject *nf, PyObject *name,
+          Py_ssize_t parent)
+{
+    int rv = 0;
+    if (of != NULL && nf != NULL && of != nf && rl_defs_match(of, nf)) {
+        rv = rl_pair(txn, of, nf, NULL, name, parent);
+    }
+    Py_XDECREF(of);
+    Py_XDECREF(nf);
+    return rv;
+}
+
 /* Pair one member of class pair idx, bound under key. */
 static int
 pair_member(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, PyObject *key,
@@ -423,12 +438,8 @@ pair_member(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, PyObject *key,
                             first < 0 ? idx : first);
             if (rv == 0 && of == NULL && nf == NULL) {
                 /* @property over @functools.cache */
-                of = lru_inside(ov, parts[i]);
-                nf = lru_inside(nv, parts[i]);
-                if (of != NULL && nf != NULL && of != nf && rl_defs_match(of, nf)) {
-                    rv = rl_pair(txn, of, nf, NULL, first < 0 ? key : NULL,
-                                 first < 0 ? idx : first);
-                }
+                rv = pair_held(txn, lru_inside(ov, parts[i]), lru_inside(nv, parts[i]),
+                               first < 0 ? key : NULL, first < 0 ? idx : first);
             }
             if (first < 0 && txn->npairs > before) {
                 first = before;
@@ -449,24 +460,14 @@ pair_member(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, PyObject *key,
         if (kept && kind == M_DISPATCH) {
             /* singledispatchmethod: its dispatcher's registry holds the
              * functions; the dispatcher reports through the base one */
-            Py_ssize_t via = txn->npairs > before ? before : idx;
-            of = member_func(ov, rl_st.str_dispatcher);
-            nf = member_func(nv, rl_st.str_dispatcher);
-            if (of != NULL && nf != NULL && of != nf && rl_defs_match(of, nf)) {
-                rv = rl_pair(txn, of, nf, NULL, NULL, via);
-            }
-            Py_XDECREF(of);
-            Py_XDECREF(nf);
+            rv = pair_held(txn, member_func(ov, rl_st.str_dispatcher),
+                           member_func(nv, rl_st.str_dispatcher), NULL,
+                           txn->npairs > before ? before : idx);
         }
         if (rv == 0 && (kind == M_STATICMETHOD || kind == M_CLASSMETHOD)) {
             /* @staticmethod over @lru_cache: the wrapper is the definition */
-            of = lru_inside(ov, rl_st.str_dunder_func);
-            nf = lru_inside(nv, rl_st.str_dunder_func);
-            if (of != NULL && nf != NULL && of != nf && rl_defs_match(of, nf)) {
-                rv = rl_pair(txn, of, nf, NULL, key, idx);
-            }
-            Py_XDECREF(of);
-            Py_XDECREF(nf);
+            rv = pair_held(txn, lru_inside(ov, rl_st.str_dunder_func),
+                           lru_inside(nv, rl_st.str_dunder_func), key, idx);
         }
         return rv;
     }
