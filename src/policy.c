@@ -466,27 +466,126 @@ module_pairable(rl_txn *txn, PyObject *R, PyObject *S, PyObject *name,
     return !is_alias(S, name, nv, modname) && !is_alias(R, name, ov, modname);
 }
 
-/* The function an instance wrapper holds in its own __dict__ under
- * __wrapped__ (functools.update_wrapper on a callable object), borrowed, or
- * NULL. Only plain instances: no __getattr__ code runs. */
+/* Kept data and the value the new code made for it, walked side by side
+ * to pair the functions of this module that both hold at the same place.
+ * Only exact lists, tuples and dicts and the __dict__ of plain instances are
+ * read, so no user code runs; dict entries are matched by position and
+ * key identity or string equality (no lookup, which could compare user
+ * keys). Bounded: DATA_DEPTH levels, DATA_BUDGET values per name. */
+static int defined_here(PyObject *v, PyObject *modname);
+
+#define DATA_DEPTH 4
+#define DATA_BUDGET 4096
+
+typedef struct {
+    rl_txn *txn;
+    PyObject *modname;
+    PyObject *name;      /* the module name the data is bound to */
+    Py_ssize_t budget;
+    int named;           /* in the top-level instance's own __dict__ */
+} data_walk;
+
+/* The __dict__ of a plain instance (new reference), or NULL. */
 static PyObject *
-instance_wrapped(PyObject *v)
+plain_instance_dict(PyObject *v)
 {
     PyTypeObject *t = Py_TYPE(v);
-    if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE)
+    if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE) || PyType_Check(v)
         || t->tp_getattro != PyObject_GenericGetAttr) {
         return NULL;
     }
     PyObject *d = PyObject_GenericGetDict(v, NULL);
-    if (d == NULL) {
+    if (d == NULL || !PyDict_CheckExact(d)) {
         PyErr_Clear();
+        Py_XDECREF(d);
         return NULL;
     }
-    PyObject *f = PyDict_CheckExact(d) ? PyDict_GetItemWithError(d, rl_st.str_wrapped)
-                                       : NULL;
-    PyErr_Clear();
-    Py_DECREF(d);  /* the instance keeps its dict, and f */
-    return (f != NULL && PyFunction_Check(f)) ? f : NULL;
+    return d;
+}
+
+static int
+same_key(PyObject *a, PyObject *b)
+{
+    return a == b || (PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b)
+                      && same_str(a, b));
+}
+
+static int pair_in_data(data_walk *w, PyObject *ov, PyObject *nv, int depth);
+
+/* Items are held while they are walked: an allocation can run the
+ * collector, and a finalizer could change the containers. */
+static int
+pair_items(data_walk *w, PyObject *a, PyObject *b, int depth)
+{
+    Py_INCREF(a);
+    Py_INCREF(b);
+    int rv = pair_in_data(w, a, b, depth);
+    Py_DECREF(a);
+    Py_DECREF(b);
+    return rv;
+}
+
+static int
+pair_dicts(data_walk *w, PyObject *od, PyObject *nd, int depth)
+{
+    Py_ssize_t op = 0, np = 0;
+    PyObject *ok, *ovv, *nk, *nvv;
+    while (PyDict_Next(od, &op, &ok, &ovv) && PyDict_Next(nd, &np, &nk, &nvv)) {
+        if (same_key(ok, nk) && pair_items(w, ovv, nvv, depth) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+pair_in_data(data_walk *w, PyObject *ov, PyObject *nv, int depth)
+{
+    if (ov == nv || --w->budget < 0) {
+        return 0;
+    }
+    int kind = rl_kind(nv);
+    if (kind == RL_K_FUNC || kind == RL_K_WRAPPER) {
+        if (!defined_here(ov, w->modname) || !rl_defs_match(ov, nv)) {
+            return 0;
+        }
+        /* a callable object's function reports under the object's name */
+        int named = w->named && depth == DATA_DEPTH - 1;
+        return rl_pair(w->txn, ov, nv, named ? w->modname : NULL,
+                       named ? w->name : NULL, -1);
+    }
+    if (kind != RL_K_DATA || depth == 0
+        || (Py_TYPE(ov) != Py_TYPE(nv)
+            && !rl_defs_match((PyObject *)Py_TYPE(ov), (PyObject *)Py_TYPE(nv)))) {
+        return 0;
+    }
+    if (PyList_CheckExact(nv) || PyTuple_CheckExact(nv)) {
+        for (Py_ssize_t i = 0; i < Py_SIZE(ov) && i < Py_SIZE(nv); i++) {
+            PyObject *a = PyList_CheckExact(ov) ? PyList_GET_ITEM(ov, i)
+                                                : PyTuple_GET_ITEM(ov, i);
+            PyObject *b = PyList_CheckExact(nv) ? PyList_GET_ITEM(nv, i)
+                                                : PyTuple_GET_ITEM(nv, i);
+            if (pair_items(w, a, b, depth - 1) < 0) {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    if (PyDict_CheckExact(nv)) {
+        return pair_dicts(w, ov, nv, depth - 1);
+    }
+    PyObject *od = plain_instance_dict(ov);
+    PyObject *nd = od != NULL ? plain_instance_dict(nv) : NULL;
+    int rv = 0;
+    if (nd != NULL) {
+        int outer = w->named;
+        w->named = depth == DATA_DEPTH;
+        rv = pair_dicts(w, od, nd, depth - 1);
+        w->named = outer;
+    }
+    Py_XDECREF(od);
+    Py_XDECREF(nd);
+    return rv;
 }
 
 /* Whether function f reads a dict that claims to be this module's globals
@@ -518,6 +617,8 @@ rl_policy_resolve_shadow(rl_txn *txn, rl_entry *e)
     Py_ssize_t pos = 0;
     rl_optin opt;
 
+    txn->cur_module = e->name;
+    txn->cur_fps = e->fps;
     if (rl_optin_read(S, &opt) < 0) {
         return -1;
     }
@@ -551,11 +652,11 @@ rl_policy_resolve_shadow(rl_txn *txn, rl_entry *e)
         if (rl_ptrmap_get(&txn->opted, nv) != NULL) {
             continue;  /* another module's replacement: it rebinds the copy */
         }
-        /* a callable object that wraps a function (@Memo): the old wrapper
-         * stays, as data does, and runs the new function */
-        PyObject *nw = instance_wrapped(nv), *ow = instance_wrapped(ov);
-        if (nw != NULL && ow != NULL && nw != ow && rl_defs_match(ow, nw)
-            && rl_pair(txn, ow, nw, e->name, k, -1) < 0) {
+        /* the old value stays; this module's functions inside it (a
+         * callable object's function, a factory's closures in a handler
+         * dict) run the new code */
+        data_walk dw = {txn, e->name, k, DATA_BUDGET, 0};
+        if (pair_in_data(&dw, ov, nv, DATA_DEPTH) < 0) {
             goto error;
         }
         /* The new object stands for the kept one wherever the new code

@@ -935,3 +935,74 @@ class K:
     r = mods.update("m", src.replace("h1", "h2"))
     assert k.heavy == "h2"
     assert mods.n("m.K.heavy") in r.updated
+
+
+def test_callable_object_without_wrapped_runs_new_function(mods):
+    src = """
+        class Counted:
+            def __init__(self, fn):
+                self.fn = fn
+                self.calls = 0
+
+            def __call__(self, *a):
+                self.calls += 1
+                return self.fn(*a)
+
+        @Counted
+        def f():
+            return %d
+    """
+    m = mods.module("m", src % 1)
+    f, inner = m.f, m.f.fn
+    assert f() == 1
+    r = mods.update("m", src % 2)
+    assert m.f is f and f.fn is inner and f.calls == 1  # the object is state
+    assert f() == 2 and inner() == 2
+    assert r.updated.count(mods.n("m.f")) == 1
+
+
+FACTORY_DATA = """
+    def make_scaler(k):
+        def scale(x):
+            return x * k %s
+        return scale
+
+    HANDLERS = {"double": make_scaler(2), "triple": make_scaler(3)}
+    PIPELINE = [make_scaler(4), (make_scaler(5), "label")]
+"""
+
+
+def test_factory_closures_in_kept_data_run_new_code(mods):
+    m = mods.module("m", FACTORY_DATA % "")
+    handlers, double, pipeline = m.HANDLERS, m.HANDLERS["double"], m.PIPELINE
+    by5 = pipeline[1][0]
+    handlers["late"] = m.make_scaler(7)  # added at run time: not in the new data
+    late = handlers["late"]
+    r = mods.update("m", FACTORY_DATA % "+ 1")
+    assert m.HANDLERS is handlers and handlers["double"] is double
+    assert double(5) == 11 and handlers["triple"](5) == 16
+    assert m.PIPELINE is pipeline and pipeline[0](1) == 5 and by5(1) == 6
+    assert late(1) == 7  # no counterpart in the new value: left as it was
+    assert m.make_scaler(2)(5) == 11
+    assert r.updated == (mods.n("m.make_scaler"),)
+
+
+def test_kept_data_functions_of_other_modules_and_runtime_changes_stay(mods):
+    mods.module("lib", "def helper():\n    return 'lib'\n")
+    src = """
+        import $lib as lib
+
+        def own():
+            return %r
+
+        def other():
+            return "other"
+
+        TABLE = {"lib": lib.helper, "own": own, "swapped": own}
+    """
+    m = mods.module("m", src % "v1")
+    table, own, other = m.TABLE, m.own, m.other
+    table["swapped"] = other  # rebound at run time: a different definition
+    mods.update("m", src % "v2")
+    assert m.TABLE is table and table["own"] is own and own() == "v2"
+    assert table["swapped"] is other and table["lib"]() == "lib"
