@@ -610,6 +610,110 @@ flag_masks(rl_txn *txn, PyTypeObject *old, PyTypeObject *new)
     return 0;
 }
 
+/* Whether the members both classes have come in another order in the new
+ * one (moved in the source). 1, 0, or -1 with an exception. */
+static int
+names_reordered(PyObject *old_names, PyObject *new_names)
+{
+    PyObject *in_old = PySet_New(old_names), *in_new = PySet_New(new_names);
+    Py_ssize_t i = 0, j = 0, n = PyList_GET_SIZE(old_names);
+    Py_ssize_t m = PyList_GET_SIZE(new_names);
+    int rv = -1;
+    if (in_old == NULL || in_new == NULL) {
+        goto done;
+    }
+    for (;;) {
+        int has = 0;
+        while (i < n && (has = PySet_Contains(in_new, PyList_GET_ITEM(old_names, i))) == 0) {
+            i++;
+        }
+        if (has < 0) {
+            goto done;
+        }
+        while (j < m && (has = PySet_Contains(in_old, PyList_GET_ITEM(new_names, j))) == 0) {
+            j++;
+        }
+        if (has < 0) {
+            goto done;
+        }
+        if (i == n || j == m) {
+            rv = 0;
+            break;
+        }
+        int same = PyUnicode_Compare(PyList_GET_ITEM(old_names, i),
+                                     PyList_GET_ITEM(new_names, j));
+        if (same == -1 && PyErr_Occurred()) {
+            goto done;
+        }
+        if (same != 0) {
+            rv = 1;
+            break;
+        }
+        i++;
+        j++;
+    }
+done:
+    Py_XDECREF(in_old);
+    Py_XDECREF(in_new);
+    return rv;
+}
+
+/* Member names and map in the new source's order (as a fresh import would
+ * list them), then what only the kept class has (a removed member stays).
+ * Replaces *names and *map with new lists and dicts. Names are strings:
+ * set and dict operations on them run no user code. */
+static int
+order_members(PyObject *new_names, PyObject *nm, PyObject **names, PyObject **map)
+{
+    PyObject *seen = PySet_New(new_names), *out = PyList_New(0), *omap = PyDict_New();
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    int rv = -1;
+    if (seen == NULL || out == NULL || omap == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(new_names); i++) {
+        PyObject *n = PyList_GET_ITEM(new_names, i);
+        int has = PySequence_Contains(*names, n);
+        if (has < 0 || (has && PyList_Append(out, n) < 0)) {
+            goto done;
+        }
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(*names); i++) {
+        PyObject *n = PyList_GET_ITEM(*names, i);
+        int has = PySet_Contains(seen, n);
+        if (has < 0 || (!has && PyList_Append(out, n) < 0)) {
+            goto done;
+        }
+    }
+    while (PyDict_Next(nm, &pos, &k, &v)) {
+        PyObject *kept = PyDict_GetItemWithError(*map, k);
+        if (kept == NULL) {
+            if (PyErr_Occurred()) {
+                goto done;
+            }
+            continue;
+        }
+        if (PyDict_SetItem(omap, k, kept) < 0) {
+            goto done;
+        }
+    }
+    pos = 0;
+    while (PyDict_Next(*map, &pos, &k, &v)) {
+        if (PyDict_SetDefault(omap, k, v) == NULL) {
+            goto done;
+        }
+    }
+    Py_SETREF(*names, Py_NewRef(out));
+    Py_SETREF(*map, Py_NewRef(omap));
+    rv = 0;
+done:
+    Py_XDECREF(seen);
+    Py_XDECREF(out);
+    Py_XDECREF(omap);
+    return rv;
+}
+
 /* Added members become real members of the kept class; an added alias
  * names a kept member. */
 static int
@@ -679,6 +783,30 @@ stage_enum_added(rl_txn *txn, PyTypeObject *old, PyTypeObject *new,
         }
         Py_DECREF(mpath);
         *changed = 1;
+    }
+    PyObject *new_names = dict_get(new->tp_dict, rl_st.str_member_names);
+    PyObject *old_names = dict_get(old->tp_dict, rl_st.str_member_names);
+    if (new_names != NULL && PyList_Check(new_names) && old_names != NULL
+        && PyList_Check(old_names)) {
+        int moved = map == NULL ? names_reordered(old_names, new_names) : 0;
+        if (moved < 0) {
+            goto done;
+        }
+        if (moved) {
+            /* members moved in the source, none added */
+            PyObject *ov2m = dict_get(old->tp_dict, rl_st.str_value2member);
+            map = PyDict_Copy(om);
+            names = PySequence_List(old_names);
+            v2m = ov2m != NULL && PyDict_Check(ov2m) ? PyDict_Copy(ov2m)
+                                                     : PyDict_New();
+            if (map == NULL || names == NULL || v2m == NULL) {
+                goto done;
+            }
+            *changed = 1;
+        }
+        if (map != NULL && order_members(new_names, nm, &names, &map) < 0) {
+            goto done;
+        }
     }
     if (map != NULL && flag_masks(txn, old, new) < 0) {
         goto done;

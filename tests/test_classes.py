@@ -1117,6 +1117,31 @@ def test_enum_member_added_is_a_real_member(mods):
     assert r.restart_required == ()
 
 
+def test_enum_member_inserted_takes_its_source_place(mods):
+    m = mods.module("m", ENUM_V1)
+    Color = m.Color
+    red, green = Color.RED, Color.GREEN
+    r = mods.update("m", ENUM_V1.replace("RED = 1", "RED = 1\n    AMBER = 5"))
+    assert Color.RED is red and Color.GREEN is green
+    assert list(Color) == [red, Color.AMBER, green]
+    assert list(Color.__members__) == ["RED", "AMBER", "GREEN"]
+    assert Color(5) is Color.AMBER
+    assert r.added == mods.ns("m.Color.AMBER")
+
+
+def test_enum_members_moved_in_the_source_follow_it(mods):
+    m = mods.module("m", ENUM_V1)
+    Color = m.Color
+    red, green = Color.RED, Color.GREEN
+    moved = ENUM_V1.replace("RED = 1", "@@").replace("GREEN = 2", "RED = 1")
+    r = mods.update("m", moved.replace("@@", "GREEN = 2"))
+    assert list(Color) == [green, red] and Color.RED is red
+    assert list(Color.__members__) == ["GREEN", "RED"]
+    assert r.updated == mods.ns("m.Color") and r.restart_required == ()
+    r = mods.update("m", moved.replace("@@", "GREEN = 2"))
+    assert r.updated == ()  # same order again: nothing to do
+
+
 def test_enum_alias_added_names_the_kept_member(mods):
     m = mods.module("m", ENUM_V1)
     Color, red = m.Color, m.Color.RED
