@@ -495,6 +495,52 @@ map_set_inplace(rl_txn *txn, PyObject *v)
     return rv;
 }
 
+/* Whether t is dataclasses.Field (the module is looked up only for a type
+ * of that name: most reloads never meet one). */
+static int
+is_dataclass_field(PyTypeObject *t)
+{
+    if (strcmp(t->tp_name, "Field") != 0) {
+        return 0;
+    }
+    PyObject *name = PyUnicode_FromString("dataclasses");
+    PyObject *mod = name != NULL ? PyImport_GetModule(name) : NULL;
+    Py_XDECREF(name);
+    PyObject *f = mod != NULL ? PyObject_GetAttrString(mod, "Field") : NULL;
+    Py_XDECREF(mod);
+    PyErr_Clear();
+    int r = f == (PyObject *)t;
+    Py_XDECREF(f);
+    return r;
+}
+
+/* A dataclass field describes the kept objects: fields() reports its
+ * annotation's class, its default and its factory. Its slots run no user
+ * code when read or set. */
+static int
+map_field(rl_txn *txn, PyObject *v, int depth)
+{
+    static const char *names[] = {"type", "default", "default_factory", NULL};
+    for (int i = 0; names[i] != NULL; i++) {
+        PyObject *x = PyObject_GetAttrString(v, names[i]);
+        if (x == NULL) {
+            PyErr_Clear();  /* an unset slot */
+            continue;
+        }
+        PyObject *m = map_item(txn, x, depth + 1);
+        int r = m == NULL ? -1 : 0;
+        if (m != NULL && m != x) {
+            r = PyObject_SetAttrString(v, names[i], m);
+        }
+        Py_XDECREF(m);
+        Py_DECREF(x);
+        if (r < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* v with what it holds mapped (new reference): instances of a throwaway
  * class get the kept class; plain containers are looked into a few levels
  * deep, as the new code fills them with its throwaway classes, functions
@@ -513,6 +559,9 @@ map_deep(rl_txn *txn, PyObject *v, int depth)
             if (PyObject_GenericSetAttr(v, rl_st.str_class, kept) < 0) {
                 PyErr_Clear();  /* layout differs (restart required) */
             }
+        }
+        else if (is_dataclass_field(t) && map_field(txn, v, depth) < 0) {
+            return NULL;
         }
         return Py_NewRef(v);
     }

@@ -1073,6 +1073,36 @@ def test_dataclass_gains_a_field(mods):
     assert type(P(1)) is P
 
 
+DC_FIELDS = """
+    import enum
+    from dataclasses import dataclass, field
+
+    class Team(enum.Enum):
+        RED = 1
+
+    class Bag:
+        pass
+
+    @dataclass
+    class Player:
+        team: Team = Team.RED
+        bag: Bag = field(default_factory=Bag)
+        level: int = %d
+"""
+
+
+def test_dataclass_fields_describe_the_kept_classes(mods):
+    m = mods.module("m", DC_FIELDS % 1)
+    Team, Bag, red = m.Team, m.Bag, m.Team.RED
+    mods.update("m", DC_FIELDS % 2)
+    fs = {f.name: f for f in dataclasses.fields(m.Player)}
+    assert fs["team"].type is Team and fs["bag"].type is Bag
+    assert fs["team"].default is red and fs["bag"].default_factory is Bag
+    assert m.Player.__annotations__["team"] is Team
+    p = m.Player()
+    assert p.team is red and type(p.bag) is Bag and p.level == 2
+
+
 ENUM_V1 = """\
 import enum
 
