@@ -1048,6 +1048,92 @@ done:
     return rv;
 }
 
+/* A changed ABC (a runtime-checkable Protocol too) forgets the isinstance()
+ * answers it cached: its methods and registrations are new. Queued for after
+ * the commit as (_abc._reset_caches, cls). */
+static int
+abc_reset_later(rl_txn *txn, PyObject *cls)
+{
+    PyObject *impl = PyDict_GetItemWithError(((PyTypeObject *)cls)->tp_dict,
+                                             rl_st.str_abc_impl);
+    if (impl == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    PyObject *abc = PyImport_ImportModule("_abc");
+    PyObject *reset = abc != NULL ? PyObject_GetAttrString(abc, "_reset_caches") : NULL;
+    Py_XDECREF(abc);
+    if (reset == NULL) {
+        PyErr_Clear();  /* the pure-Python ABC: nothing to reset here */
+        return 0;
+    }
+    PyObject *job = PyTuple_Pack(2, reset, cls);
+    Py_DECREF(reset);
+    int r = job != NULL ? PyList_Append(txn->post, job) : -1;
+    Py_XDECREF(job);
+    return r;
+}
+
+/* What the new code registered on the throwaway copy of an ABC
+ * (Shape.register(Square)) is registered on the kept class, after the
+ * commit: queued as (_abc._abc_register, old, kept subclass). */
+static int
+abc_replay_later(rl_txn *txn, PyObject *old, PyObject *new)
+{
+    PyObject *impl = PyDict_GetItemWithError(((PyTypeObject *)new)->tp_dict,
+                                             rl_st.str_abc_impl);
+    if (impl == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    PyObject *abc = PyImport_ImportModule("_abc"), *dump = NULL, *reg = NULL;
+    PyObject *items = NULL;
+    int rv = -1;
+    if (abc == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    dump = PyObject_CallMethod(abc, "_get_dump", "O", new);
+    reg = PyObject_GetAttrString(abc, "_abc_register");
+    if (dump == NULL || reg == NULL) {
+        PyErr_Clear();  /* the pure-Python ABC: not replayed */
+        rv = 0;
+        goto done;
+    }
+    if (!PyTuple_Check(dump) || PyTuple_GET_SIZE(dump) < 1
+        || !PyAnySet_Check(PyTuple_GET_ITEM(dump, 0))) {
+        rv = 0;
+        goto done;
+    }
+    items = PySequence_List(PyTuple_GET_ITEM(dump, 0));
+    if (items == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *ref = PyList_GET_ITEM(items, i);
+        /* calling the weak reference: the same on 3.10 to 3.13 */
+        PyObject *sub = PyWeakref_Check(ref) ? PyObject_CallNoArgs(ref) : NULL;
+        if (sub == NULL || sub == Py_None) {
+            PyErr_Clear();
+            Py_XDECREF(sub);
+            continue;
+        }
+        PyObject *kept = rl_map_lookup(txn, sub);
+        PyObject *job = PyTuple_Pack(3, reg, old, kept != NULL ? kept : sub);
+        int r = job != NULL ? PyList_Append(txn->post, job) : -1;
+        Py_XDECREF(job);
+        Py_DECREF(sub);
+        if (r < 0) {
+            goto done;
+        }
+    }
+    rv = 0;
+done:
+    Py_XDECREF(abc);
+    Py_XDECREF(dump);
+    Py_XDECREF(reg);
+    Py_XDECREF(items);
+    return rv;
+}
+
 static int
 stage_pairs(rl_txn *txn)
 {
@@ -1096,6 +1182,10 @@ stage_pairs(rl_txn *txn)
     }
     for (Py_ssize_t i = 0; i < txn->npairs; i++) {
         rl_pairrec *rec = &txn->pairs[i];
+        if (rec->kind == RL_K_CLASS && !rec->restart
+            && abc_replay_later(txn, rec->old, rec->new) < 0) {
+            return -1;
+        }
         if (!rec->changed || rec->restart) {
             continue;
         }
@@ -1106,6 +1196,9 @@ stage_pairs(rl_txn *txn)
                 return -1;
             }
             Py_DECREF(path);
+        }
+        if (rec->kind == RL_K_CLASS && abc_reset_later(txn, rec->old) < 0) {
+            return -1;
         }
         /* one notification per changed class, after its attributes */
         if (rec->kind == RL_K_CLASS
@@ -1338,11 +1431,22 @@ Txn_release(rl_txn *txn, PyObject *Py_UNUSED(ignored))
     }
     int committed = txn->phase == RL_PHASE_COMMITTED;
     txn_release_all(txn);
-    /* caches of updated lru_cache wrappers, once the new code is in */
+    /* caches of updated lru_cache wrappers and ABCs, and registrations on
+     * ABCs, once the new code is in: a callable, or (callable, args...) */
     for (Py_ssize_t i = 0; committed && i < PyList_GET_SIZE(post); i++) {
-        PyObject *r = PyObject_CallNoArgs(PyList_GET_ITEM(post, i));
+        PyObject *job = PyList_GET_ITEM(post, i);
+        PyObject *r = NULL;
+        if (PyTuple_Check(job)) {
+            PyObject *args = PyTuple_GetSlice(job, 1, PyTuple_GET_SIZE(job));
+            r = args != NULL ? PyObject_Call(PyTuple_GET_ITEM(job, 0), args, NULL)
+                             : NULL;
+            Py_XDECREF(args);
+        }
+        else {
+            r = PyObject_CallNoArgs(job);
+        }
         if (r == NULL) {
-            PyErr_WriteUnraisable(PyList_GET_ITEM(post, i));
+            PyErr_WriteUnraisable(job);
         }
         Py_XDECREF(r);
     }

@@ -1470,3 +1470,56 @@ def test_added_new_undone_by_a_failed_batch(mods):
     mods.write({"m.py": NEW_V1 + "\ndef __reload__(old):\n    raise RuntimeError('late')\n"})
     mods.fail("m")
     assert "__new__" not in vars(Bullet) and Bullet(3).speed == 6
+
+
+ABC_SRC = """
+    import abc
+
+    class Shape(abc.ABC):
+        @abc.abstractmethod
+        def area(self): ...
+
+    class Square:
+        def area(self):
+            return 4
+%s
+"""
+
+
+def test_abc_registration_in_new_code_reaches_the_kept_abc(mods):
+    m = mods.module("m", ABC_SRC % "")
+    Shape, Square = m.Shape, m.Square
+    assert not isinstance(Square(), Shape)  # cached as a negative answer
+    mods.update("m", ABC_SRC % "    Shape.register(Square)\n    "
+                "class Circle:\n        pass\n    Shape.register(Circle)\n")
+    assert m.Shape is Shape and m.Square is Square
+    assert isinstance(Square(), Shape) and issubclass(m.Circle, Shape)
+    mods.update("m", ABC_SRC % "    Shape.register(Square)\n")
+    assert isinstance(Square(), Shape)  # a registration is never dropped
+
+
+PROTO_SRC = """
+    import typing
+
+    @typing.runtime_checkable
+    class Drawable(typing.Protocol):
+        def draw(self): ...
+%s
+"""
+
+
+def test_protocol_gaining_a_member_forgets_cached_answers(mods):
+    class OnlyDraw:
+        def draw(self):
+            pass
+
+    class Both(OnlyDraw):
+        def erase(self):
+            pass
+
+    m = mods.module("m", PROTO_SRC % "")
+    P = m.Drawable
+    assert isinstance(OnlyDraw(), P) and isinstance(Both(), P)
+    mods.update("m", PROTO_SRC % "        def erase(self): ...\n")
+    assert m.Drawable is P
+    assert isinstance(Both(), P) and not isinstance(OnlyDraw(), P)
