@@ -207,6 +207,16 @@ layout_problem(rl_txn *txn, PyTypeObject *old, PyTypeObject *new,
         why = "its __slots__ changed";
         goto done;
     }
+    if (PyType_IsSubtype(old, &PyTuple_Type)) {
+        /* a named tuple's instances are tuples of its fields: old ones
+         * cannot take a new field (repr and _asdict would fail on them) */
+        PyObject *fo = dict_get(old->tp_dict, rl_st.str_fields);
+        PyObject *fn = dict_get(new->tp_dict, rl_st.str_fields);
+        if (fo != NULL && fn != NULL && !rl_same_value(fo, fn)) {
+            why = "its named tuple fields changed (the instances' layout)";
+            goto done;
+        }
+    }
     if (bases_unchanged(txn, old, new)) {
         goto done;
     }

@@ -238,6 +238,7 @@ init_state(void)
         || intern(&rl_st.str_annotations, "__annotations__") < 0
         || intern(&rl_st.str_dunder_func, "__func__") < 0
         || intern(&rl_st.str_abc_impl, "_abc_impl") < 0
+        || intern(&rl_st.str_fields, "_fields") < 0
         || intern(&rl_st.str_fget, "fget") < 0
         || intern(&rl_st.str_fset, "fset") < 0
         || intern(&rl_st.str_fdel, "fdel") < 0

@@ -46,6 +46,7 @@ typedef struct {
     PyObject *str_annotations;   /* "__annotations__" */
     PyObject *str_dunder_func;   /* "__func__" */
     PyObject *str_abc_impl;      /* "_abc_impl" */
+    PyObject *str_fields;        /* "_fields" (named tuples) */
     PyObject *str_fget, *str_fset, *str_fdel;
     PyObject *str_instrumented;  /* "INSTRUMENTED_" */
     /* types and callables resolved once at import */

@@ -1523,3 +1523,37 @@ def test_protocol_gaining_a_member_forgets_cached_answers(mods):
     mods.update("m", PROTO_SRC % "        def erase(self): ...\n")
     assert m.Drawable is P
     assert isinstance(Both(), P) and not isinstance(OnlyDraw(), P)
+
+
+NT_SRC = """
+    import collections
+    import typing
+
+    class Point(typing.NamedTuple):
+        x: int
+        y: int
+%s
+        def norm(self):
+            return abs(self.x) + abs(self.y) + %d
+
+    Pair = collections.namedtuple("Pair", %s)
+
+    def version():
+        return %d
+"""
+
+
+def test_named_tuple_methods_update_fields_change_is_restart_required(mods):
+    m = mods.module("m", NT_SRC % ("", 0, '"a b"', 1))
+    Point, Pair = m.Point, m.Pair
+    p = Point(1, -2)
+    r = mods.update("m", NT_SRC % ("", 10, '"a b"', 2))
+    assert m.Point is Point and p.norm() == 13 and r.restart_required == ()
+    r = mods.update("m", NT_SRC % ("        z: int = 0\n", 10, '"a b c"', 3))
+    _assert_restart_required(r, mods.ns("m.Point", "m.Pair"))
+    assert m.Point is Point and Point._fields == ("x", "y") and Pair._fields == ("a", "b")
+    assert repr(p) == "Point(x=1, y=-2)" and Point(3, 4) == (3, 4)
+    assert m.version() == 3  # the rest of the batch is applied
+    with pytest.raises(reloader.ReloadError):
+        mods.update("m", NT_SRC % ("        z: int = 0\n", 10, '"a b"', 4), strict=True)
+    assert m.version() == 3
