@@ -252,7 +252,7 @@ done:
 
 /* member kinds */
 enum { M_OTHER, M_FUNC, M_CLASSMETHOD, M_STATICMETHOD, M_PROPERTY, M_CACHED,
-       M_CLASS, M_WRAPPER, M_DISPATCH };
+       M_CLASS, M_WRAPPER, M_DISPATCH, M_PARTIAL };
 
 static int
 member_kind(PyObject *v)
@@ -281,6 +281,9 @@ member_kind(PyObject *v)
     }
     if (Py_TYPE(v) == rl_st.sdm_type) {
         return M_DISPATCH;
+    }
+    if (Py_TYPE(v) == rl_st.partialmethod_type) {
+        return M_PARTIAL;
     }
     return M_OTHER;
 }
@@ -329,6 +332,7 @@ inner_attr(int kind)
         return rl_st.str_dunder_func;
     case M_CACHED:
     case M_DISPATCH:
+    case M_PARTIAL:
         return rl_st.str_func;
     default:
         return NULL;
@@ -916,6 +920,52 @@ is_definition(PyObject *v)
     return member_kind(v) != M_OTHER;
 }
 
+/* Whether two partialmethods bind the same arguments (compared as the
+ * reload compares values: by identity, or by value for builtin immutables). */
+static int
+partial_args_same(PyObject *ov, PyObject *nv)
+{
+    PyObject *oa = PyObject_GetAttr(ov, rl_st.str_args);
+    PyObject *na = PyObject_GetAttr(nv, rl_st.str_args);
+    PyObject *ok = PyObject_GetAttr(ov, rl_st.str_keywords);
+    PyObject *nk = PyObject_GetAttr(nv, rl_st.str_keywords);
+    int same = oa != NULL && na != NULL && ok != NULL && nk != NULL
+               && rl_same_value(oa, na) && PyDict_Check(ok) && PyDict_Check(nk)
+               && PyDict_GET_SIZE(ok) == PyDict_GET_SIZE(nk);
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    while (same && PyDict_Next(nk, &pos, &k, &v)) {
+        PyObject *w = PyUnicode_CheckExact(k) ? PyDict_GetItemWithError(ok, k) : NULL;
+        same = w != NULL && rl_same_value(w, v);
+    }
+    PyErr_Clear();
+    Py_XDECREF(oa);
+    Py_XDECREF(na);
+    Py_XDECREF(ok);
+    Py_XDECREF(nk);
+    return same;
+}
+
+/* A partialmethod with new arguments: the new one, over the kept function
+ * and the kept objects among its arguments (it is new and throwaway
+ * otherwise, so it is changed in place). New reference. */
+static PyObject *
+remap_partial(rl_txn *txn, PyObject *nv)
+{
+    PyObject *names[] = {rl_st.str_func, rl_st.str_args, rl_st.str_keywords};
+    for (int i = 0; i < 3; i++) {
+        PyObject *v = PyObject_GetAttr(nv, names[i]);
+        PyObject *m = v != NULL ? rl_map_value(txn, v) : NULL;
+        int r = m == NULL ? -1 : m == v ? 0 : PyObject_SetAttr(nv, names[i], m);
+        Py_XDECREF(v);
+        Py_XDECREF(m);
+        if (r < 0) {
+            return NULL;
+        }
+    }
+    return Py_NewRef(nv);
+}
+
 /* Whether the old descriptor stays: same kind, and each function inside it
  * is kept (paired with the new one's, or the very same). */
 static int
@@ -929,6 +979,9 @@ descriptor_kept(rl_txn *txn, PyObject *ov, PyObject *nv)
     PyObject *one[] = {inner_attr(kind), NULL};
     PyObject **attrs = kind == M_PROPERTY ? prop : one;
     if (kind != M_PROPERTY && attrs[0] == NULL) {
+        return 0;
+    }
+    if (kind == M_PARTIAL && !partial_args_same(ov, nv)) {
         return 0;
     }
     for (int i = 0; attrs[i] != NULL; i++) {
@@ -1162,6 +1215,9 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
         if (ov != NULL && member_kind(nv) == M_PROPERTY
             && member_kind(ov) == M_PROPERTY) {
             target = remap_property(txn, nv);
+        }
+        else if (member_kind(nv) == M_PARTIAL) {
+            target = remap_partial(txn, nv);
         }
         else {
             target = rl_map_value(txn, nv);

@@ -239,6 +239,8 @@ init_state(void)
         || intern(&rl_st.str_dunder_func, "__func__") < 0
         || intern(&rl_st.str_abc_impl, "_abc_impl") < 0
         || intern(&rl_st.str_fields, "_fields") < 0
+        || intern(&rl_st.str_args, "args") < 0
+        || intern(&rl_st.str_keywords, "keywords") < 0
         || intern(&rl_st.str_fget, "fget") < 0
         || intern(&rl_st.str_fset, "fset") < 0
         || intern(&rl_st.str_fdel, "fdel") < 0
@@ -280,13 +282,14 @@ init_state(void)
     rl_st.cached_property_type = (PyTypeObject *)import_attr("functools",
                                                             "cached_property");
     rl_st.sdm_type = (PyTypeObject *)import_attr("functools", "singledispatchmethod");
+    rl_st.partialmethod_type = (PyTypeObject *)import_attr("functools", "partialmethod");
     rl_st.enum_meta = (PyTypeObject *)import_attr("enum", "EnumMeta");
     rl_st.member_descr_type = (PyTypeObject *)import_attr("types",
                                                          "MemberDescriptorType");
     PyObject *opmap = import_attr("opcode", "opmap");
     if (rl_st.ModuleSpec == NULL || rl_st.lru_wrapper_type == NULL
         || rl_st.cached_property_type == NULL || rl_st.enum_meta == NULL
-        || rl_st.sdm_type == NULL
+        || rl_st.sdm_type == NULL || rl_st.partialmethod_type == NULL
         || rl_st.member_descr_type == NULL || opmap == NULL) {
         Py_XDECREF(opmap);
         return -1;

@@ -47,12 +47,14 @@ typedef struct {
     PyObject *str_dunder_func;   /* "__func__" */
     PyObject *str_abc_impl;      /* "_abc_impl" */
     PyObject *str_fields;        /* "_fields" (named tuples) */
+    PyObject *str_args, *str_keywords;  /* partialmethod's */
     PyObject *str_fget, *str_fset, *str_fdel;
     PyObject *str_instrumented;  /* "INSTRUMENTED_" */
     /* types and callables resolved once at import */
     PyObject *ModuleSpec;            /* importlib.machinery.ModuleSpec */
     PyTypeObject *lru_wrapper_type;  /* functools._lru_cache_wrapper */
     PyTypeObject *sdm_type;          /* functools.singledispatchmethod */
+    PyTypeObject *partialmethod_type;
     PyTypeObject *cached_property_type;
     PyTypeObject *enum_meta;         /* enum.EnumType / EnumMeta */
     PyTypeObject *member_descr_type; /* type of a __slots__ member */

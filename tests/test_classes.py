@@ -1557,3 +1557,31 @@ def test_named_tuple_methods_update_fields_change_is_restart_required(mods):
     with pytest.raises(reloader.ReloadError):
         mods.update("m", NT_SRC % ("        z: int = 0\n", 10, '"a b"', 4), strict=True)
     assert m.version() == 3
+
+
+PARTIAL_SRC = """
+    import functools
+
+    class Mage:
+        def attack(self, element, power=1):
+            return (%s, power * %d)
+
+        attack_fire = functools.partialmethod(attack, %r, power=2)
+"""
+
+
+def test_partialmethod_takes_new_arguments_over_the_kept_function(mods):
+    m = mods.module("m", PARTIAL_SRC % ("element", 1, "fire"))
+    Mage, attack = m.Mage, m.Mage.attack
+    desc, mage = vars(Mage)["attack_fire"], m.Mage()
+    assert mage.attack_fire() == ("fire", 2)
+    r = mods.update("m", PARTIAL_SRC % ("element.upper()", 10, "fire"))
+    assert vars(Mage)["attack_fire"] is desc  # same arguments: kept
+    assert mage.attack_fire() == ("FIRE", 20)
+    r = mods.update("m", PARTIAL_SRC % ("element.upper()", 10, "ice"))
+    new = vars(Mage)["attack_fire"]
+    assert new is not desc and new.func is attack and Mage.attack is attack
+    assert mage.attack_fire() == ("ICE", 20)
+    assert r.updated == mods.ns("m.Mage")  # its attribute changed
+    r = mods.update("m", PARTIAL_SRC % ("element.upper()", 10, "ice"))
+    assert r.updated == () and vars(Mage)["attack_fire"] is new
