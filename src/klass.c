@@ -728,6 +728,21 @@ done:
     return rv;
 }
 
+/* Copies of the kept enum's member map, names and value map, to change
+ * and install together. 0, or -1 with an exception (the caller frees what
+ * was made). */
+static int
+copy_member_tables(PyTypeObject *old, PyObject *om, PyObject **map,
+                   PyObject **names, PyObject **v2m)
+{
+    PyObject *on = dict_get(old->tp_dict, rl_st.str_member_names);
+    PyObject *ov2m = dict_get(old->tp_dict, rl_st.str_value2member);
+    *map = PyDict_Copy(om);
+    *names = on != NULL ? PySequence_List(on) : PyList_New(0);
+    *v2m = ov2m != NULL && PyDict_Check(ov2m) ? PyDict_Copy(ov2m) : PyDict_New();
+    return (*map == NULL || *names == NULL || *v2m == NULL) ? -1 : 0;
+}
+
 /* Added members become real members of the kept class; an added alias
  * names a kept member. */
 static int
@@ -746,16 +761,8 @@ stage_enum_added(rl_txn *txn, PyTypeObject *old, PyTypeObject *new,
         if (dict_get(om, k) != NULL) {
             continue;
         }
-        if (map == NULL) {
-            PyObject *on = dict_get(old->tp_dict, rl_st.str_member_names);
-            PyObject *ov2m = dict_get(old->tp_dict, rl_st.str_value2member);
-            map = PyDict_Copy(om);
-            names = on != NULL ? PySequence_List(on) : PyList_New(0);
-            v2m = ov2m != NULL && PyDict_Check(ov2m) ? PyDict_Copy(ov2m)
-                                                     : PyDict_New();
-            if (map == NULL || names == NULL || v2m == NULL) {
-                goto done;
-            }
+        if (map == NULL && copy_member_tables(old, om, &map, &names, &v2m) < 0) {
+            goto done;
         }
         PyObject *canon = PyObject_GetAttr(nv, rl_st.str_name_);
         if (canon == NULL) {
@@ -808,12 +815,7 @@ stage_enum_added(rl_txn *txn, PyTypeObject *old, PyTypeObject *new,
         }
         if (moved) {
             /* members moved in the source, none added */
-            PyObject *ov2m = dict_get(old->tp_dict, rl_st.str_value2member);
-            map = PyDict_Copy(om);
-            names = PySequence_List(old_names);
-            v2m = ov2m != NULL && PyDict_Check(ov2m) ? PyDict_Copy(ov2m)
-                                                     : PyDict_New();
-            if (map == NULL || names == NULL || v2m == NULL) {
+            if (copy_member_tables(old, om, &map, &names, &v2m) < 0) {
                 goto done;
             }
             *changed = 1;
