@@ -108,6 +108,14 @@ def source(tag: str, nfuncs: int) -> str:
     return "\n".join(out) + "\n"
 
 
+def settle() -> None:
+    """Let the reaper free the retired code trees first: a sample taken while
+    it lags behind (a loaded machine) would count them as growth."""
+    from reloader import _api
+    if not _api._reaper.wait_idle(timeout=30):
+        raise SystemExit("the reaper did not finish in 30 s")
+
+
 def code_objects(module: types.ModuleType):
     """Every code object reachable from the module's functions and methods."""
     seen = []
@@ -193,6 +201,7 @@ def main(argv=None) -> int:
     total = args.reloads + args.traced
     for n in range(1, total + 1):
         if n == args.reloads + 1 and args.traced:
+            settle()
             gc.collect()
             tracemalloc.start(1)
         tag = "B" if n % 2 else "A"
@@ -218,10 +227,12 @@ def main(argv=None) -> int:
             codes.add(c)
         if n > args.reloads:
             if n % 2 == 0:
+                settle()
                 gc.collect()
                 traced.append(tracemalloc.get_traced_memory()[0])
             continue
         if n % args.every == 0 or n == args.reloads:
+            settle()
             gc.collect()
             gc.collect()
             funcs, ncls, cells = count_defined(name)
