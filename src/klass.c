@@ -679,16 +679,17 @@ done:
 static int
 order_members(PyObject *new_names, PyObject *nm, PyObject **names, PyObject **map)
 {
-    PyObject *seen = PySet_New(new_names), *out = PyList_New(0), *omap = PyDict_New();
+    PyObject *seen = PySet_New(new_names), *have = PySet_New(*names);
+    PyObject *out = PyList_New(0), *omap = PyDict_New();
     PyObject *k, *v;
     Py_ssize_t pos = 0;
     int rv = -1;
-    if (seen == NULL || out == NULL || omap == NULL) {
+    if (seen == NULL || have == NULL || out == NULL || omap == NULL) {
         goto done;
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(new_names); i++) {
         PyObject *n = PyList_GET_ITEM(new_names, i);
-        int has = PySequence_Contains(*names, n);
+        int has = PySet_Contains(have, n);
         if (has < 0 || (has && PyList_Append(out, n) < 0)) {
             goto done;
         }
@@ -723,6 +724,7 @@ order_members(PyObject *new_names, PyObject *nm, PyObject **names, PyObject **ma
     rv = 0;
 done:
     Py_XDECREF(seen);
+    Py_XDECREF(have);
     Py_XDECREF(out);
     Py_XDECREF(omap);
     return rv;
@@ -946,26 +948,6 @@ partial_args_same(PyObject *ov, PyObject *nv)
     Py_XDECREF(ok);
     Py_XDECREF(nk);
     return same;
-}
-
-/* A partialmethod with new arguments: the new one, over the kept function
- * and the kept objects among its arguments (it is new and throwaway
- * otherwise, so it is changed in place). New reference. */
-static PyObject *
-remap_partial(rl_txn *txn, PyObject *nv)
-{
-    PyObject *names[] = {rl_st.str_func, rl_st.str_args, rl_st.str_keywords};
-    for (int i = 0; i < 3; i++) {
-        PyObject *v = PyObject_GetAttr(nv, names[i]);
-        PyObject *m = v != NULL ? rl_map_value(txn, v) : NULL;
-        int r = m == NULL ? -1 : m == v ? 0 : PyObject_SetAttr(nv, names[i], m);
-        Py_XDECREF(v);
-        Py_XDECREF(m);
-        if (r < 0) {
-            return NULL;
-        }
-    }
-    return Py_NewRef(nv);
 }
 
 /* Whether the old descriptor stays: same kind, and each function inside it
@@ -1217,9 +1199,6 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
         if (ov != NULL && member_kind(nv) == M_PROPERTY
             && member_kind(ov) == M_PROPERTY) {
             target = remap_property(txn, nv);
-        }
-        else if (member_kind(nv) == M_PARTIAL) {
-            target = remap_partial(txn, nv);
         }
         else {
             target = rl_map_value(txn, nv);

@@ -55,6 +55,8 @@ typedef struct {
     PyTypeObject *lru_wrapper_type;  /* functools._lru_cache_wrapper */
     PyTypeObject *sdm_type;          /* functools.singledispatchmethod */
     PyTypeObject *partialmethod_type;
+    /* _abc's helpers: a changed ABC's caches and registrations */
+    PyObject *abc_reset_caches, *abc_get_dump, *abc_register;
     PyTypeObject *cached_property_type;
     PyTypeObject *enum_meta;         /* enum.EnumType / EnumMeta */
     PyTypeObject *member_descr_type; /* type of a __slots__ member */

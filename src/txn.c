@@ -514,13 +514,13 @@ is_dataclass_field(PyTypeObject *t)
     return r;
 }
 
-/* A dataclass field describes the kept objects: fields() reports its
- * annotation's class, its default and its factory. Its slots run no user
- * code when read or set. */
+/* Stdlib objects whose attributes name definitions, mapped in place (the
+ * new code made them; reading and setting these attributes runs no user
+ * code): a dataclass field (fields() reports its annotation's class, default
+ * and factory) and a partialmethod (its function and bound arguments). */
 static int
-map_field(rl_txn *txn, PyObject *v, int depth)
+map_attrs(rl_txn *txn, PyObject *v, const char *const *names, int depth)
 {
-    static const char *names[] = {"type", "default", "default_factory", NULL};
     for (int i = 0; names[i] != NULL; i++) {
         PyObject *x = PyObject_GetAttrString(v, names[i]);
         if (x == NULL) {
@@ -541,6 +541,9 @@ map_field(rl_txn *txn, PyObject *v, int depth)
     return 0;
 }
 
+static const char *const field_attrs[] = {"type", "default", "default_factory", NULL};
+static const char *const partial_attrs[] = {"func", "args", "keywords", NULL};
+
 /* v with what it holds mapped (new reference): instances of a throwaway
  * class get the kept class; plain containers are looked into a few levels
  * deep, as the new code fills them with its throwaway classes, functions
@@ -560,8 +563,12 @@ map_deep(rl_txn *txn, PyObject *v, int depth)
                 PyErr_Clear();  /* layout differs (restart required) */
             }
         }
-        else if (is_dataclass_field(t) && map_field(txn, v, depth) < 0) {
-            return NULL;
+        else if (t == rl_st.partialmethod_type || is_dataclass_field(t)) {
+            if (map_attrs(txn, v, t == rl_st.partialmethod_type ? partial_attrs
+                                                               : field_attrs,
+                          depth) < 0) {
+                return NULL;
+            }
         }
         return Py_NewRef(v);
     }
@@ -1048,26 +1055,27 @@ done:
     return rv;
 }
 
+/* Whether cls was made by the C ABCMeta, whose _abc helpers below take it:
+ * its own _abc_impl is an _abc._abc_data. */
+static int
+is_c_abc(PyObject *cls)
+{
+    PyObject *impl = PyDict_GetItemWithError(((PyTypeObject *)cls)->tp_dict,
+                                             rl_st.str_abc_impl);
+    PyErr_Clear();
+    return impl != NULL && strcmp(Py_TYPE(impl)->tp_name, "_abc._abc_data") == 0;
+}
+
 /* A changed ABC (a runtime-checkable Protocol too) forgets the isinstance()
  * answers it cached: its methods and registrations are new. Queued for after
  * the commit as (_abc._reset_caches, cls). */
 static int
 abc_reset_later(rl_txn *txn, PyObject *cls)
 {
-    PyObject *impl = PyDict_GetItemWithError(((PyTypeObject *)cls)->tp_dict,
-                                             rl_st.str_abc_impl);
-    if (impl == NULL) {
-        return PyErr_Occurred() ? -1 : 0;
-    }
-    PyObject *abc = PyImport_ImportModule("_abc");
-    PyObject *reset = abc != NULL ? PyObject_GetAttrString(abc, "_reset_caches") : NULL;
-    Py_XDECREF(abc);
-    if (reset == NULL) {
-        PyErr_Clear();  /* the pure-Python ABC: nothing to reset here */
+    if (!is_c_abc(cls)) {
         return 0;
     }
-    PyObject *job = PyTuple_Pack(2, reset, cls);
-    Py_DECREF(reset);
+    PyObject *job = PyTuple_Pack(2, rl_st.abc_reset_caches, cls);
     int r = job != NULL ? PyList_Append(txn->post, job) : -1;
     Py_XDECREF(job);
     return r;
@@ -1079,24 +1087,13 @@ abc_reset_later(rl_txn *txn, PyObject *cls)
 static int
 abc_replay_later(rl_txn *txn, PyObject *old, PyObject *new)
 {
-    PyObject *impl = PyDict_GetItemWithError(((PyTypeObject *)new)->tp_dict,
-                                             rl_st.str_abc_impl);
-    if (impl == NULL) {
-        return PyErr_Occurred() ? -1 : 0;
-    }
-    PyObject *abc = PyImport_ImportModule("_abc"), *dump = NULL, *reg = NULL;
-    PyObject *items = NULL;
-    int rv = -1;
-    if (abc == NULL) {
-        PyErr_Clear();
+    if (!is_c_abc(new)) {
         return 0;
     }
-    dump = PyObject_CallMethod(abc, "_get_dump", "O", new);
-    reg = PyObject_GetAttrString(abc, "_abc_register");
-    if (dump == NULL || reg == NULL) {
-        PyErr_Clear();  /* the pure-Python ABC: not replayed */
-        rv = 0;
-        goto done;
+    PyObject *dump = PyObject_CallOneArg(rl_st.abc_get_dump, new), *items = NULL;
+    int rv = -1;
+    if (dump == NULL) {
+        return -1;
     }
     if (!PyTuple_Check(dump) || PyTuple_GET_SIZE(dump) < 1
         || !PyAnySet_Check(PyTuple_GET_ITEM(dump, 0))) {
@@ -1117,7 +1114,8 @@ abc_replay_later(rl_txn *txn, PyObject *old, PyObject *new)
             continue;
         }
         PyObject *kept = rl_map_lookup(txn, sub);
-        PyObject *job = PyTuple_Pack(3, reg, old, kept != NULL ? kept : sub);
+        PyObject *job = PyTuple_Pack(3, rl_st.abc_register, old,
+                                     kept != NULL ? kept : sub);
         int r = job != NULL ? PyList_Append(txn->post, job) : -1;
         Py_XDECREF(job);
         Py_DECREF(sub);
@@ -1127,9 +1125,7 @@ abc_replay_later(rl_txn *txn, PyObject *old, PyObject *new)
     }
     rv = 0;
 done:
-    Py_XDECREF(abc);
-    Py_XDECREF(dump);
-    Py_XDECREF(reg);
+    Py_DECREF(dump);
     Py_XDECREF(items);
     return rv;
 }
