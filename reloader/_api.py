@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import _imp
 import logging
+import os
 import sys
 import threading
 import time
@@ -107,16 +108,33 @@ def _collect(modules: object, recursive: bool) -> List[Tuple[str, types.ModuleTy
         pairs = _names(modules)
     out: Dict[str, types.ModuleType] = {}
     for name, module in pairs:
-        module = _check(name, module)
-        out.setdefault(name, module)
-        if recursive:
-            prefix = name + "."
-            for sub, submod in list(sys.modules.items()):
-                if sub.startswith(prefix) and sub not in out and \
-                        isinstance(submod, types.ModuleType) and \
-                        _config.why_not(sub, submod) is None:
-                    out[sub] = submod
+        subs = _submodules(name) if recursive else []
+        try:
+            module = _check(name, module)
+        except ReloadError:
+            # a namespace package (no source of its own) still names the
+            # submodules to reload
+            if not (subs and _config.source_path(sys.modules.get(name)) is None):
+                raise
+        else:
+            out.setdefault(_stamps.own_name(name, module), module)
+        for sub, submod in subs:
+            out.setdefault(sub, submod)
     return list(out.items())
+
+
+def _submodules(name: str) -> List[Tuple[str, types.ModuleType]]:
+    """The loaded submodules of ``name`` that can be reloaded, under their
+    own names. One whose file is gone (deleted from the project) is left
+    out, as changed() leaves it out: it keeps running its code."""
+    prefix = name + "."
+    out = []
+    for sub, submod in list(sys.modules.items()):
+        if sub.startswith(prefix) and _stamps.reloadable(sub, submod):
+            path = _config.source_path(submod)  # type: ignore[arg-type]
+            if path is not None and os.path.isfile(path):
+                out.append((sub, submod))
+    return out  # type: ignore[return-value]
 
 
 def _compile(name: str, module: types.ModuleType) -> _Source:

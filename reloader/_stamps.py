@@ -120,13 +120,26 @@ def current(name: str, module: object) -> Optional[Stamp]:
         return _stamps[name]
 
 
+def own_name(name: str, module: object) -> str:
+    """The name a module is reloaded under. A module that sys.modules also
+    holds under another key (``sys.modules["compat"] = m``, an old import
+    path kept working) is one module: it runs once per batch, under the
+    name it was loaded as, so that its definitions are paired once."""
+    spec = getattr(module, "__spec__", None)
+    for own in (getattr(spec, "name", None), getattr(module, "__name__", None)):
+        if isinstance(own, str) and own != name and sys.modules.get(own) is module:
+            return own
+    return name
+
+
 def reloadable(name: str, module: object) -> bool:
-    """What _config.why_not allows, except the main script under another
-    name: ``import multiprocessing`` (which watchfiles does) aliases it as
-    ``__mp_main__``, and reloading that would run the whole script again."""
+    """What _config.why_not allows, under the module's own name only (see
+    own_name), and not the main script under another name: ``import
+    multiprocessing`` (which watchfiles does) aliases it as ``__mp_main__``,
+    and reloading that would run the whole script again."""
     if name == "__mp_main__" or module is sys.modules.get("__main__"):
         return False
-    return _config.why_not(name, module) is None
+    return _config.why_not(name, module) is None and own_name(name, module) == name
 
 
 def _reloadable() -> List[Tuple[str, object]]:

@@ -201,3 +201,26 @@ def test_the_main_script_is_never_listed_even_under_its_multiprocessing_alias(tm
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[:2] == ["[]", "()"]
+
+
+def test_a_module_under_a_second_name_is_listed_and_reloaded_once(hot_module):
+    # sys.modules["compat"] = m: an old import path kept working
+    m = hot_module("chg_alias", V1 + "RUNS = []\nRUNS.append(1)\n")
+    f, runs = m.f, m.RUNS
+    sys.modules["chg_alias_compat"] = m
+    try:
+        hot_module.write("chg_alias", V2 + "RUNS = []\nRUNS.append(2)\n")
+        assert "chg_alias" in reloader.changed()
+        assert "chg_alias_compat" not in reloader.changed()
+        report = reloader.reload()
+        assert report.modules.count("chg_alias") == 1
+        assert "chg_alias_compat" not in report.modules
+        assert m.f is f and f() == 2
+        assert m.RUNS is runs and runs == [1]  # data kept; module code ran once
+        # named by its second name, it is reloaded under its own
+        hot_module.write("chg_alias", V1 + "RUNS = []\n")
+        report = reloader.reload(["chg_alias_compat", "chg_alias"])
+        assert report.modules == ("chg_alias",) and m.f is f and f() == 1
+        assert sys.modules["chg_alias_compat"] is m
+    finally:
+        del sys.modules["chg_alias_compat"]

@@ -174,3 +174,53 @@ def test_recursive_skips_submodules_outside_configured_roots(mods):
     assert sorted(r.modules) == sorted(mods.ns("pkg", "pkg.a"))
     assert b.fb() == 1
 
+
+
+def test_recursive_on_a_namespace_package_reloads_its_submodules(mods):
+    # no __init__.py: the package has no source, its submodules do
+    mods.write({"ns/mod.py": "def f():\n    return 1\n"})
+    mod = mods.imp("ns.mod")
+    f = mod.f
+    mods.write({"ns/mod.py": "def f():\n    return 2\n"})
+    r = mods.reload("ns", recursive=True)
+    assert r.modules == (mods.n("ns.mod"),)
+    assert mod.f is f and f() == 2
+
+
+def test_recursive_on_a_namespace_package_without_submodules_is_refused(mods):
+    mods.write({"ns/mod.py": "X = 1\n"})
+    mods.imp("ns")
+    err = mods.fail("ns", recursive=True)
+    assert "no Python source" in str(err) and err.module == mods.n("ns")
+
+
+def test_recursive_leaves_out_a_submodule_whose_file_is_gone(mods):
+    # as changed() does: the rest of the package is still reloaded
+    pkg, a, sub, b, pkgx = _package(mods)
+    _edit_all(mods, 2)
+    mods.delete("pkg/a.py")
+    r = mods.reload("pkg", recursive=True)
+    assert sorted(r.modules) == sorted(mods.ns("pkg", "pkg.sub", "pkg.sub.b"))
+    assert (pkg.top(), a.fa(), b.fb()) == (2, 1, 2)
+
+
+def test_a_submodule_whose_file_is_gone_named_explicitly_fails(mods, snapshot):
+    pkg, a, sub, b, pkgx = _package(mods)
+    s = snapshot(pkg)
+    _edit_all(mods, 2)
+    mods.delete("pkg/a.py")
+    err = mods.fail(["pkg", "pkg.a"])
+    assert err.module == mods.n("pkg.a")
+    s.assert_same()
+
+
+def test_recursive_takes_an_alias_of_a_submodule_once(mods):
+    # sys.modules["pkg.old_name"] = pkg.a: an old import path kept working
+    pkg, a, sub, b, pkgx = _package(mods)
+    fa = a.fa
+    sys.modules[mods.n("pkg.old_name")] = a
+    _edit_all(mods, 2)
+    r = mods.reload("pkg", recursive=True)
+    assert sorted(r.modules) == sorted(mods.ns("pkg", "pkg.a", "pkg.sub", "pkg.sub.b"))
+    assert a.fa is fa and fa() == 2
+    assert not any("old_name" in x for x in r.added + r.updated)
