@@ -320,6 +320,15 @@ def _has_instance_hook(cls: type) -> bool:
     return False
 
 
+def _one_line(exc: BaseException) -> str:
+    """The message of exc on one line (a report has one line per error)."""
+    try:
+        text = str(exc)
+    except Exception:  # a broken __str__ must not undo the batch's report
+        return "<unprintable %s>" % type(exc).__name__
+    return "\\n".join(text.splitlines())
+
+
 def _run_instance_hooks(classes: Sequence[type]) -> List[str]:
     hooked = tuple(c for c in classes if _has_instance_hook(c))
     if not hooked:
@@ -335,7 +344,8 @@ def _run_instance_hooks(classes: Sequence[type]) -> List[str]:
                 hook(obj)
             except (Exception, SystemExit) as exc:  # the batch stands; ^C stops
                 line = "%s.%s.__reload_instance__: %s: %s" % (
-                    type(obj).__module__, type(obj).__qualname__, type(exc).__name__, exc)
+                    type(obj).__module__, type(obj).__qualname__, type(exc).__name__,
+                    _one_line(exc))
                 errors.append(line)
                 log.warning("reloader: %s", line)
     finally:

@@ -243,6 +243,30 @@ def test_instance_hook_system_exit_is_listed_like_any_error(mods):
     assert len(r.errors) == 1 and "SystemExit: 3" in r.errors[0]
 
 
+def test_instance_hook_errors_take_one_line_each(mods):
+    # report.errors is one line per exception, whatever its message holds
+    m = mods.module("m", "class K:\n    pass\n\nclass J:\n    pass\n")
+    k, j = m.K(), m.J()
+    r = mods.update("m", """
+        class Unprintable(Exception):
+            def __str__(self):
+                raise RuntimeError("no")
+
+        class K:
+            def __reload_instance__(self):
+                raise ValueError("first line\\nsecond line")
+
+        class J:
+            def __reload_instance__(self):
+                raise Unprintable()
+    """)
+    assert len(r.errors) == 2 and all("\n" not in e for e in r.errors)
+    assert any("ValueError: first line\\nsecond line" in e for e in r.errors)
+    assert any("Unprintable: <unprintable Unprintable>" in e for e in r.errors)
+    assert len(str(r).splitlines()) == 1 + len(r.updated) + len(r.added) + len(r.errors)
+    del k, j
+
+
 def test_instance_hook_sees_the_new_methods(mods):
     m = mods.module("m", "class K:\n    def v(self):\n        return 1\n")
     k = m.K()
