@@ -7,6 +7,7 @@ import site
 import sys
 import sysconfig
 import types
+import zipimport
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 _Spec = Union[None, str, "os.PathLike[str]", Iterable[Union[str, "os.PathLike[str]"]]]
@@ -92,6 +93,11 @@ def source_path(module: types.ModuleType) -> Optional[str]:
     """The ``.py`` file a module was loaded from, or None."""
     spec = getattr(module, "__spec__", None)
     origin = getattr(spec, "origin", None) if spec is not None else None
+    if origin in ("frozen", "built-in") or \
+            isinstance(getattr(spec, "loader", None), zipimport.zipimporter):
+        # Frozen stdlib modules have a __file__ (3.11+), and a zipped
+        # module's names a file inside the archive: neither ran from it.
+        return None
     if not (isinstance(origin, str) and getattr(spec, "has_location", False)):
         origin = getattr(module, "__file__", None)
     if isinstance(origin, str) and origin.endswith(".py"):

@@ -307,3 +307,40 @@ def test_main_module_under_its_multiprocessing_alias_is_refused():
             sys.modules.pop("__mp_main__", None)
         else:
             sys.modules["__mp_main__"] = saved
+
+
+def test_a_frozen_module_is_not_reloadable_even_when_included(mods):
+    # 3.11+ give frozen stdlib modules a __file__; they never ran from it
+    import importlib.machinery
+    spec = importlib.machinery.FrozenImporter.find_spec("__hello__")
+    if spec is None:
+        pytest.skip("no frozen __hello__ here")
+    saved = sys.modules.pop("__hello__", None)
+    reloader.configure(include=["__hello__"])
+    try:
+        import __hello__  # noqa: F401
+        assert reloader.is_reloadable("__hello__") is False
+        with pytest.raises(reloader.ReloadError) as info:
+            reloader.reload("__hello__")
+        assert "no Python source" in str(info.value)
+    finally:
+        sys.modules.pop("__hello__", None)
+        if saved is not None:
+            sys.modules["__hello__"] = saved
+
+
+def test_a_module_imported_from_a_zip_archive_is_not_reloadable(tmp_path):
+    import zipfile
+    archive = str(tmp_path / "lib.zip")
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("rl_zipped.py", "def f():\n    return 1\n")
+    sys.path.insert(0, archive)
+    try:
+        import rl_zipped
+        assert reloader.is_reloadable(rl_zipped) is False
+        with pytest.raises(reloader.ReloadError) as info:
+            reloader.reload(rl_zipped)
+        assert "no Python source" in str(info.value) and rl_zipped.f() == 1
+    finally:
+        sys.path.remove(archive)
+        sys.modules.pop("rl_zipped", None)
