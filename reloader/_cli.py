@@ -48,13 +48,39 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--interval", type=float, default=0.5, metavar="SECONDS",
                      help="quiet time that ends a burst of saves (default 0.5)")
     run.add_argument("script", metavar="SCRIPT")
-    run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
+    run.add_argument("args", nargs="*", metavar="ARGS")  # filled by main()
     return parser
+
+
+def _script_at(argv: Sequence[str]) -> Optional[int]:
+    """Where SCRIPT is in ``run``'s command line, or None. What follows it
+    is the script's, verbatim: argparse's REMAINDER would drop a ``--``
+    right after SCRIPT, which ``python SCRIPT -- ...`` passes on."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        i += 1  # reloader's own options (--version, -h) before the command
+    if i >= len(argv) or argv[i] != "run":
+        return None
+    i += 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            return i + 1 if i + 1 < len(argv) else None
+        if arg == "--interval":
+            i += 2
+        elif arg.startswith("-"):
+            i += 1  # --interval=S, -h or a mistake argparse reports
+        else:
+            return i
+    return None
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _parser()
-    options = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    at = _script_at(argv)
+    script_args = argv[at + 1:] if at is not None else []
+    options = parser.parse_args(argv[:at + 1] if at is not None else argv)
     if options.command != "run":
         parser.print_usage(sys.stderr)
         return 2
@@ -62,7 +88,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error("--interval must be a positive number of seconds")
     if not os.path.isfile(options.script):
         parser.error("can't open file %r: no such file" % options.script)
-    return run_script(options.script, list(options.args), options.interval)
+    return run_script(options.script, script_args, options.interval)
 
 
 def _show(report: Report) -> None:

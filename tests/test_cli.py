@@ -171,6 +171,30 @@ def test_scripts_exit_status_and_traceback_are_its_own(tmp_path):
     assert "runpy" not in done.stderr and "_cli" not in done.stderr
 
 
+@pytest.mark.parametrize("args", [
+    ["--", "-5"], ["--"], ["a", "--", "-b"], ["-h"], ["--interval", "5", "--version"],
+])
+def test_the_scripts_arguments_are_passed_verbatim(tmp_path, args):
+    # as `python SCRIPT ARGS` passes them: also a `--` right after SCRIPT,
+    # which argparse's REMAINDER would drop, and options spelled like ours
+    write(tmp_path / "argv.py", "import sys\nprint(repr(sys.argv))\n")
+    plain = subprocess.run([sys.executable, "argv.py", *args], cwd=str(tmp_path),
+                           capture_output=True, text=True, timeout=WAIT)
+    under = subprocess.run([sys.executable, "-m", "reloader", "run", "argv.py", *args],
+                           cwd=str(tmp_path), capture_output=True, text=True, timeout=WAIT)
+    assert under.returncode == plain.returncode == 0, under.stderr
+    assert under.stdout == plain.stdout == "%r\n" % (["argv.py", *args],)
+
+
+def test_options_before_the_script_are_reloaders(tmp_path):
+    write(tmp_path / "argv.py", "import sys\nprint(repr(sys.argv))\n")
+    done = subprocess.run([sys.executable, "-m", "reloader", "run", "--interval", "0.2", "--",
+                           "argv.py", "--interval", "3"], cwd=str(tmp_path),
+                          capture_output=True, text=True, timeout=WAIT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "%r\n" % (["argv.py", "--interval", "3"],)
+
+
 def test_version():
     done = subprocess.run([sys.executable, "-m", "reloader", "--version"],
                           capture_output=True, text=True, timeout=WAIT)
@@ -183,6 +207,8 @@ def test_version():
     (["run"], "SCRIPT"),
     (["run", "no_such_script.py"], "no_such_script.py"),
     (["run", "--interval", "0", "x.py"], "--interval"),
+    (["run", "--interval"], "--interval"),
+    (["run", "--bogus", "x.py"], "--bogus"),
     (["frobnicate"], "invalid choice"),
 ])
 def test_bad_command_lines_exit_2_with_a_message(tmp_path, args, message):
