@@ -47,6 +47,17 @@ rl_exc_save(rl_exc *e)
 #endif
 }
 
+/* Whether rl_exc_save saved an exception. */
+static inline int
+rl_exc_pending(const rl_exc *e)
+{
+#if RL_PY312
+    return e->exc != NULL;
+#else
+    return e->type != NULL;
+#endif
+}
+
 static inline void
 rl_exc_restore(rl_exc *e)
 {

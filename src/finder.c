@@ -41,6 +41,12 @@ RlFinder_find_spec(RlFinderObject *self, PyObject *const *args,
     }
     /* the negative answer, for every other import, is one dict lookup */
     rl_entry *e = nargs >= 1 ? pending_entry(self, args[0]) : NULL;
+    if (e == NULL && nargs >= 1 && PyUnicode_Check(args[0]) && self->txn != NULL
+        && rl_st.collecting == self->txn
+        && PyThread_get_thread_ident() == rl_st.reloading_thread
+        && PyList_Append(self->txn->fresh, args[0]) < 0) {
+        return NULL;  /* a module the batch's code imports for the first time */
+    }
     if (e == NULL || e->state != 0) {
         Py_RETURN_NONE;
     }

@@ -232,6 +232,8 @@ typedef struct rl_txn {
     rl_ptrmap code_parents; /* new code -> the code that defines it */
     int have_parents;
     PyObject *post;      /* list: callables to run after the commit */
+    PyObject *fresh;     /* list: names, then modules, first imported by the
+                          * batch's module code (finder.c, txn.c) */
     /* the plan's report */
     PyObject *updated, *added, *removed, *data_replaced, *restart;
     rl_swap *swaps;

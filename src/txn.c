@@ -606,9 +606,65 @@ rl_txn_entry(rl_txn *txn, PyObject *name)
 
 /* lifecycle **************************************************************/
 
+/* Module code that handed its own module object out (a plugin that puts
+ * sys.modules[__name__] in a registry) handed out the shadow. It cannot
+ * become the live module, but it can read the live module's names: its
+ * dict pointer is moved to the live dict, found through tp_dictoffset as
+ * CPython's generic attribute code finds it (PyModuleObject is internal). */
+static void
+forward_shadow(PyObject *shadow, PyObject *live)
+{
+    Py_ssize_t off = PyModule_Type.tp_dictoffset;
+    PyObject *ld = PyModule_GetDict(live);
+    if (off <= 0 || Py_TYPE(shadow)->tp_dictoffset != off || ld == NULL) {
+        return;
+    }
+    PyObject **slot = (PyObject **)((char *)shadow + off);
+    Py_XSETREF(*slot, Py_NewRef(ld));
+}
+
+/* Modules that the batch's module code imported for the first time: their
+ * names (finder.c noted every import the batch's thread made of a module
+ * not loaded) become (name, module) pairs for those that were loaded. The
+ * plan maps what they copied from the batch (`from b import f` in a module
+ * that a's new code imports) to the kept objects. A batch that fails
+ * leaves them imported (SPEC §6), as a failed import leaves what it
+ * imported. */
+static int
+settle_fresh(rl_txn *txn, PyObject *before)
+{
+    PyObject *modules = PySys_GetObject("modules");  // borrowed
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; modules != NULL && i < PyList_GET_SIZE(txn->fresh); i++) {
+        PyObject *name = PyList_GET_ITEM(txn->fresh, i);
+        int had = PyDict_Contains(before, name);
+        PyObject *m = had == 0 ? PyDict_GetItemWithError(modules, name) : NULL;
+        if (had < 0 || PyErr_Occurred()) {
+            Py_DECREF(out);
+            return -1;
+        }
+        if (m == NULL || !PyModule_Check(m) || rl_txn_entry(txn, name) != NULL) {
+            continue;
+        }
+        PyObject *pair = PyTuple_Pack(2, name, m);
+        if (pair == NULL || PyList_Append(out, pair) < 0) {
+            Py_XDECREF(pair);
+            Py_DECREF(out);
+            return -1;
+        }
+        Py_DECREF(pair);
+    }
+    Py_SETREF(txn->fresh, out);
+    return 0;
+}
+
 static void
 txn_release_all(rl_txn *txn)
 {
+    Py_CLEAR(txn->fresh);
     for (Py_ssize_t i = 0; i < txn->nswaps; i++) {
         swap_clear(&txn->swaps[i]);
     }
@@ -634,6 +690,9 @@ txn_release_all(rl_txn *txn)
                 if (PyList_Append(rl_st.retired, d) < 0) {
                     PyErr_WriteUnraisable(e->shadow);
                 }
+            }
+            if (Py_REFCNT(e->shadow) > 1) {
+                forward_shadow(e->shadow, e->module);
             }
             Py_CLEAR(e->shadow);
         }
@@ -673,6 +732,7 @@ Txn_dealloc(rl_txn *txn)
     Py_XDECREF(txn->created);
     Py_XDECREF(txn->classes);
     Py_XDECREF(txn->post);
+    Py_XDECREF(txn->fresh);
     Py_XDECREF(txn->updated);
     Py_XDECREF(txn->added);
     Py_XDECREF(txn->removed);
@@ -693,6 +753,7 @@ Txn_traverse(rl_txn *txn, visitproc visit, void *arg)
     }
     Py_VISIT(txn->created);
     Py_VISIT(txn->classes);
+    Py_VISIT(txn->fresh);
     return 0;
 }
 
@@ -722,6 +783,7 @@ Txn_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     txn->created = PyList_New(0);
     txn->classes = PyList_New(0);
     txn->post = PyList_New(0);
+    txn->fresh = PyList_New(0);
     txn->updated = PyList_New(0);
     txn->added = PyList_New(0);
     txn->removed = PyList_New(0);
@@ -732,7 +794,7 @@ Txn_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         goto error;
     }
     if (!txn->by_name || !txn->order || !txn->created
-        || !txn->classes || !txn->post || !txn->updated
+        || !txn->classes || !txn->post || !txn->fresh || !txn->updated
         || !txn->added || !txn->removed || !txn->data_replaced
         || !txn->restart) {
         goto error;
@@ -996,6 +1058,15 @@ done:
     stop_collecting();
     if (finder != NULL) {
         restore_import_state(txn, finder, meta_path, before);
+        rl_exc exc;
+        rl_exc_save(&exc);  /* the failure of module code, if any */
+        if (settle_fresh(txn, before) < 0) {
+            ok = 0;
+        }
+        if (rl_exc_pending(&exc)) {
+            PyErr_Clear();  /* the first error wins */
+            rl_exc_restore(&exc);
+        }
     }
     rl_imports_release(txn);
     Py_XDECREF(finder);
@@ -1205,6 +1276,30 @@ stage_pairs(rl_txn *txn)
     return 0;
 }
 
+/* What modules first imported by the batch copied from it (`from b import
+ * Sword, STOCK`) becomes the kept objects, as in the batch's own modules. */
+static int
+stage_fresh(rl_txn *txn)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(txn->fresh); i++) {
+        PyObject *d = PyModule_GetDict(PyTuple_GET_ITEM(PyList_GET_ITEM(txn->fresh, i), 1));
+        PyObject *k, *v;
+        Py_ssize_t pos = 0;
+        while (d != NULL && PyDict_Next(d, &pos, &k, &v)) {
+            PyObject *m = rl_map_value(txn, v);
+            if (m == NULL) {
+                return -1;
+            }
+            int r = m == v ? 0 : (rl_txn_add(txn, RL_SWAP_DICT, d, k, m) == NULL ? -1 : 0);
+            Py_DECREF(m);
+            if (r < 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* Functions made by the new code still see the shadow globals: point them
  * at the live module's dict. */
 static int
@@ -1308,7 +1403,7 @@ Txn_plan(rl_txn *txn, PyObject *Py_UNUSED(ignored))
             goto error;
         }
     }
-    if (stage_retarget(txn) < 0) {
+    if (stage_fresh(txn) < 0 || stage_retarget(txn) < 0) {
         goto error;
     }
     txn->phase = RL_PHASE_PLANNED;

@@ -363,3 +363,40 @@ def test_generator_function_reference_in_other_module(mods):
     mods.update("m", "def gen():\n    yield 2\n    yield 3\n")
     assert list(user.gen()) == [2, 3]
     assert user.gen is m.gen
+
+
+def test_a_module_object_the_module_code_handed_out_reads_the_live_names(mods):
+    # a plugin that registers itself (REGISTRY[__name__] = sys.modules[__name__])
+    # hands out the module its new code runs in; after the batch that module
+    # reads the live module's names (it cannot become the live module)
+    mods.write({
+        "registry.py": "MODS = {}\n",
+        "plugin.py": """
+            import sys
+            import $registry
+
+            def handle():
+                return 1
+
+            $registry.MODS[__name__] = sys.modules[__name__]
+        """,
+    })
+    registry, plugin = mods.imp("registry"), mods.imp("plugin")
+    handle = plugin.handle
+    mods.update("plugin", """
+        import sys
+        import $registry
+
+        def handle():
+            return 2
+
+        def extra():
+            return "x"
+
+        $registry.MODS[__name__] = sys.modules[__name__]
+    """)
+    held = registry.MODS[mods.n("plugin")]
+    assert held.handle is handle and held.handle() == 2 and held.extra() == "x"
+    assert held.__dict__ is plugin.__dict__
+    plugin.LATER = 5
+    assert held.LATER == 5

@@ -204,3 +204,65 @@ def test_definitions_reordered_removed_and_added(mods):
     for n in kept_m:
         assert m.K.__dict__[n] is held_m[n] and getattr(k, n)() == (n, 2)
     assert list(vars(m)).index("g00") > 0
+
+
+def test_a_module_first_imported_by_the_batch_gets_the_kept_objects(mods):
+    # a's new code imports smith for the first time, and smith copies b's
+    # names: after the batch they are b's kept function, class and data
+    mods.write({
+        "a.py": "import $b\n",
+        "b.py": """
+            STOCK = []
+
+            class Sword:
+                def dmg(self):
+                    return 1
+
+            def forge():
+                return Sword()
+        """,
+    })
+    a, b = mods.imp("a"), mods.imp("b")
+    Sword, forge, stock = b.Sword, b.forge, b.STOCK
+    stock.append("old")
+    mods.write({
+        "a.py": "import $b\nimport $smith\n",
+        "b.py": """
+            STOCK = []
+
+            class Sword:
+                def dmg(self):
+                    return 2
+
+            def forge():
+                return Sword()
+        """,
+        "smith.py": """
+            from $b import Sword, forge, STOCK
+
+            def make():
+                s = forge()
+                STOCK.append(s)
+                return s
+        """,
+    })
+    mods.reload(["a", "b"])
+    smith = sys.modules[mods.n("smith")]
+    assert smith.Sword is Sword and smith.forge is forge and smith.STOCK is stock
+    s = smith.make()
+    assert type(s) is Sword and s.dmg() == 2 and stock == ["old", s]
+    assert a.__dict__[mods.n("smith")] is smith and b.Sword is Sword
+
+
+def test_a_module_first_imported_by_a_failed_batch_stays_imported_with_what_it_copied(mods):
+    # SPEC §6: a failed import leaves what it imported; the batch's modules
+    # are as they were
+    m = mods.module("m", "def f():\n    return 1\n")
+    f = m.f
+    mods.write({
+        "m.py": "def f():\n    return 2\n\nimport $fresh\nraise RuntimeError('after fresh')\n",
+        "fresh.py": "from $m import f\n",
+    })
+    mods.fail("m")
+    assert mods.n("fresh") in sys.modules
+    assert m.f is f and f() == 1
