@@ -289,11 +289,12 @@ init_state(void)
     rl_st.abc_register = import_attr("_abc", "_abc_register");
     rl_st.member_descr_type = (PyTypeObject *)import_attr("types",
                                                          "MemberDescriptorType");
+    rl_st.union_type = (PyTypeObject *)import_attr("types", "UnionType");
     PyObject *opmap = import_attr("opcode", "opmap");
     if (rl_st.ModuleSpec == NULL || rl_st.lru_wrapper_type == NULL
         || rl_st.cached_property_type == NULL || rl_st.enum_meta == NULL
         || rl_st.sdm_type == NULL || rl_st.partialmethod_type == NULL
-        || rl_st.member_descr_type == NULL || opmap == NULL
+        || rl_st.member_descr_type == NULL || rl_st.union_type == NULL || opmap == NULL
         || rl_st.abc_reset_caches == NULL || rl_st.abc_get_dump == NULL
         || rl_st.abc_register == NULL) {
         Py_XDECREF(opmap);

@@ -55,6 +55,7 @@ typedef struct {
     PyTypeObject *lru_wrapper_type;  /* functools._lru_cache_wrapper */
     PyTypeObject *sdm_type;          /* functools.singledispatchmethod */
     PyTypeObject *partialmethod_type;
+    PyTypeObject *union_type;      /* types.UnionType (K | None) */
     /* _abc's helpers: a changed ABC's caches and registrations */
     PyObject *abc_reset_caches, *abc_get_dump, *abc_register;
     PyTypeObject *cached_property_type;

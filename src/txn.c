@@ -543,6 +543,77 @@ map_attrs(rl_txn *txn, PyObject *v, const char *const *names, int depth)
 
 static const char *const field_attrs[] = {"type", "default", "default_factory", NULL};
 static const char *const partial_attrs[] = {"func", "args", "keywords", NULL};
+static const char *const alias_attrs[] = {"__origin__", "__args__", NULL};
+
+/* Whether t is one of typing's subscripted aliases (List[K], Optional[K],
+ * Box[int] for a Generic Box, Annotated[K, ...]): their __origin__ and
+ * __args__ are plain attributes. typing is looked up only for a type whose
+ * name says alias, and only if a program imported it. */
+static int
+is_typing_alias(PyTypeObject *t)
+{
+    if (strstr(t->tp_name, "Alias") == NULL) {
+        return 0;
+    }
+    PyObject *name = PyUnicode_FromString("typing");
+    PyObject *mod = name != NULL ? PyImport_GetModule(name) : NULL;
+    Py_XDECREF(name);
+    PyObject *base = mod != NULL ? PyObject_GetAttrString(mod, "_GenericAlias") : NULL;
+    Py_XDECREF(mod);
+    PyErr_Clear();
+    int r = base != NULL && PyType_Check(base)
+            && PyType_IsSubtype(t, (PyTypeObject *)base);
+    Py_XDECREF(base);
+    return r;
+}
+
+/* list[K] (types.GenericAlias) and K | None (types.UnionType), as the new
+ * code wrote them in annotations, dataclass fields and __orig_bases__,
+ * naming the kept classes: both are immutable, so a new one is made, the
+ * way the interpreter makes them. */
+static PyObject *
+map_builtin_alias(rl_txn *txn, PyObject *v, int depth)
+{
+    PyObject *args = PyObject_GetAttrString(v, "__args__");
+    PyObject *origin = Py_TYPE(v) == &Py_GenericAliasType
+                       ? PyObject_GetAttrString(v, "__origin__") : NULL;
+    PyObject *margs = args != NULL && PyTuple_CheckExact(args)
+                      ? map_item(txn, args, depth) : NULL;
+    PyObject *morigin = origin != NULL ? map_item(txn, origin, depth + 1) : NULL;
+    PyObject *out = NULL;
+    if (margs == NULL || (origin != NULL && morigin == NULL)) {
+        PyErr_Clear();  /* not the shape we know: left as it is */
+        out = Py_NewRef(v);
+    }
+    else if (margs == args && morigin == origin) {
+        out = Py_NewRef(v);
+    }
+    else if (origin != NULL) {
+        out = Py_GenericAlias(morigin, margs);
+    }
+    else {
+        /* K | None: fold with |, as the expression did, if every member is
+         * None or a class whose metaclass keeps type's | (no user code) */
+        Py_ssize_t n = PyTuple_GET_SIZE(margs);
+        int plain = n >= 2;
+        for (Py_ssize_t i = 0; plain && i < n; i++) {
+            PyObject *x = PyTuple_GET_ITEM(margs, i);
+            PyNumberMethods *nm = Py_TYPE(x)->tp_as_number;
+            plain = x == Py_None || Py_TYPE(x) == &Py_GenericAliasType
+                    || (PyType_Check(x) && nm != NULL
+                        && nm->nb_or == PyType_Type.tp_as_number->nb_or);
+        }
+        out = Py_NewRef(plain ? PyTuple_GET_ITEM(margs, 0) : v);
+        for (Py_ssize_t i = 1; plain && out != NULL && i < n; i++) {
+            Py_SETREF(out, PyNumber_Or(out, PyTuple_GET_ITEM(margs, i)));
+        }
+    }
+    Py_XDECREF(args);
+    Py_XDECREF(origin);
+    Py_XDECREF(margs);
+    Py_XDECREF(morigin);
+    return out;
+}
 
 /* v with what it holds mapped (new reference): instances of a throwaway
  * class get the kept class; plain containers are looked into a few levels
@@ -563,6 +634,11 @@ map_deep(rl_txn *txn, PyObject *v, int depth)
                 PyErr_Clear();  /* layout differs (restart required) */
             }
         }
+        else if (is_typing_alias(t)) {
+            if (map_attrs(txn, v, alias_attrs, depth) < 0) {
+                return NULL;
+            }
+        }
         else if (t == rl_st.partialmethod_type || is_dataclass_field(t)) {
             if (map_attrs(txn, v, t == rl_st.partialmethod_type ? partial_attrs
                                                                : field_attrs,
@@ -574,6 +650,9 @@ map_deep(rl_txn *txn, PyObject *v, int depth)
     }
     if (t == &PyTuple_Type || t == &PyFrozenSet_Type) {
         return map_immutable(txn, v, depth);
+    }
+    if (t == &Py_GenericAliasType || t == rl_st.union_type) {
+        return map_builtin_alias(txn, v, depth);
     }
     if (t == &PyList_Type) {
         r = map_list(txn, v, depth);

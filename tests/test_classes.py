@@ -2,6 +2,8 @@
 
 import dataclasses
 import functools
+import types
+import typing
 
 import pytest
 
@@ -1101,6 +1103,62 @@ def test_dataclass_fields_describe_the_kept_classes(mods):
     assert m.Player.__annotations__["team"] is Team
     p = m.Player()
     assert p.team is red and type(p.bag) is Bag and p.level == 2
+
+
+GENERIC_ANN = """\
+import dataclasses
+from typing import Annotated, Generic, List, Optional, TypeVar
+
+T = TypeVar("T")
+
+class Item:
+    pass
+
+class Box(Generic[T]):
+    def get(self):
+        return %d
+
+class ItemBox(Box[Item]):
+    pass
+
+@dataclasses.dataclass
+class Bag:
+    items: list[Item] = dataclasses.field(default_factory=list)
+    spare: Optional[Item] = None
+    alt: "Item | None" = None
+    legacy: List[Item] = dataclasses.field(default_factory=list)
+    boxed: Box[Item] = None
+    noted: Annotated[Item, "note"] = None
+    table: dict[str, list[Item]] = dataclasses.field(default_factory=dict)
+    either: Item | None = None
+
+def give(x: Item) -> list[Item]:
+    return [x]
+"""
+
+
+def test_annotations_inside_generics_name_the_kept_classes(mods):
+    # list[K], Optional[K], K | None, List[K], Box[K], Annotated[K, ...]:
+    # the aliases the new code made name its classes; after the batch
+    # they name the kept ones, as a bare `x: K` does
+    m = mods.module("m", GENERIC_ANN % 1)
+    Item, Box, ItemBox = m.Item, m.Box, m.ItemBox
+    mods.update("m", GENERIC_ANN % 2)
+    assert m.Item is Item and m.Box is Box and m.ItemBox is ItemBox
+    t = {f.name: f.type for f in dataclasses.fields(m.Bag)}
+    assert typing.get_args(t["items"]) == (Item,) and typing.get_origin(t["items"]) is list
+    assert typing.get_args(t["spare"]) == (Item, type(None))
+    assert typing.get_args(t["legacy"]) == (Item,)
+    assert typing.get_origin(t["boxed"]) is Box and typing.get_args(t["boxed"]) == (Item,)
+    assert typing.get_args(t["noted"])[0] is Item
+    assert typing.get_args(typing.get_args(t["table"])[1]) == (Item,)
+    assert typing.get_args(t["either"]) == (Item, type(None))
+    assert isinstance(t["either"], types.UnionType)
+    hints = typing.get_type_hints(m.give)
+    assert hints["x"] is Item and typing.get_args(hints["return"]) == (Item,)
+    orig = ItemBox.__orig_bases__[0]
+    assert typing.get_origin(orig) is Box and typing.get_args(orig) == (Item,)
+    assert ItemBox().get() == 2
 
 
 ENUM_V1 = """\
