@@ -412,6 +412,26 @@ pair_held(rl_txn *txn, PyObject *of, PyObject *nf, PyObject *name,
     return rv;
 }
 
+/* The objects two descriptors hold under attr, when neither is a function:
+ * a callable object there is kept, its functions paired (policy.c). */
+static int
+keep_held(rl_txn *txn, PyObject *ov, PyObject *nv, PyObject *attr,
+          PyObject *name, Py_ssize_t parent)
+{
+    PyObject *a = PyObject_GetAttr(ov, attr);
+    PyObject *b = a != NULL ? PyObject_GetAttr(nv, attr) : NULL;
+    int rv = 0;
+    if (b != NULL && !PyFunction_Check(a) && !PyFunction_Check(b)) {
+        rv = rl_policy_keep_object(txn, name, parent, a, b) < 0 ? -1 : 0;
+    }
+    else {
+        PyErr_Clear();
+    }
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    return rv;
+}
+
 /* Pair one member of class pair idx, bound under key. */
 static int
 pair_member(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, PyObject *key,
@@ -454,6 +474,11 @@ pair_member(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, PyObject *key,
                 /* @property over @functools.cache */
                 rv = pair_held(txn, lru_inside(ov, parts[i]), lru_inside(nv, parts[i]),
                                first < 0 ? key : NULL, first < 0 ? idx : first);
+                if (rv == 0) {
+                    /* @property over a callable object (@counted) */
+                    rv = keep_held(txn, ov, nv, parts[i], first < 0 ? key : NULL,
+                                   first < 0 ? idx : first);
+                }
             }
             if (first < 0 && txn->npairs > before) {
                 first = before;
@@ -482,6 +507,10 @@ pair_member(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, PyObject *key,
             /* @staticmethod over @lru_cache: the wrapper is the definition */
             rv = pair_held(txn, lru_inside(ov, rl_st.str_dunder_func),
                            lru_inside(nv, rl_st.str_dunder_func), key, idx);
+            if (rv == 0) {
+                /* @staticmethod over a callable object (@counted) */
+                rv = keep_held(txn, ov, nv, rl_st.str_dunder_func, key, idx);
+            }
         }
         return rv;
     }
@@ -1248,7 +1277,8 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
                 /* class data keeps its runtime value; the methods' defaults
                  * that held the new object get the kept one */
                 if (!opted && !rl_is_plain_immutable(nv)
-                    && rl_map_put(txn, nv, ov) < 0) {
+                    && (rl_policy_pair_kept_data(txn, key, idx, ov, nv) < 0
+                        || rl_map_put(txn, nv, ov) < 0)) {
                     goto done;
                 }
                 Py_CLEAR(target);

@@ -483,6 +483,7 @@ typedef struct {
     PyObject *name;      /* the module name the data is bound to */
     Py_ssize_t budget;
     int named;           /* in the top-level instance's own __dict__ */
+    Py_ssize_t parent;   /* class pair the name is in, or -1: the module */
 } data_walk;
 
 /* The __dict__ of a plain instance (new reference), or NULL. */
@@ -550,9 +551,11 @@ pair_in_data(data_walk *w, PyObject *ov, PyObject *nv, int depth)
             return 0;
         }
         /* a callable object's function reports under the object's name */
-        int named = w->named && depth == DATA_DEPTH - 1;
-        return rl_pair(w->txn, ov, nv, named ? w->modname : NULL,
-                       named ? w->name : NULL, -1);
+        if (!(w->named && depth == DATA_DEPTH - 1)) {
+            return rl_pair(w->txn, ov, nv, NULL, NULL, -1);
+        }
+        return w->parent >= 0 ? rl_pair(w->txn, ov, nv, NULL, w->name, w->parent)
+                              : rl_pair(w->txn, ov, nv, w->modname, w->name, -1);
     }
     if (kind != RL_K_DATA || depth == 0
         || (Py_TYPE(ov) != Py_TYPE(nv)
@@ -586,6 +589,37 @@ pair_in_data(data_walk *w, PyObject *ov, PyObject *nv, int depth)
     Py_XDECREF(od);
     Py_XDECREF(nd);
     return rv;
+}
+
+int
+rl_policy_pair_kept_data(rl_txn *txn, PyObject *name, Py_ssize_t parent,
+                         PyObject *ov, PyObject *nv)
+{
+    data_walk dw = {txn, txn->cur_module, name, DATA_BUDGET, 0, parent};
+    return pair_in_data(&dw, ov, nv, DATA_DEPTH);
+}
+
+int
+rl_policy_keep_object(rl_txn *txn, PyObject *name, Py_ssize_t parent,
+                      PyObject *ov, PyObject *nv)
+{
+    if (ov == nv || rl_kind(nv) != RL_K_DATA
+        || (Py_TYPE(ov) != Py_TYPE(nv)
+            && !rl_defs_match((PyObject *)Py_TYPE(ov), (PyObject *)Py_TYPE(nv)))) {
+        return 0;  /* the same class, or the same definition of it */
+    }
+    PyObject *od = plain_instance_dict(ov);
+    PyObject *nd = od != NULL ? plain_instance_dict(nv) : NULL;
+    Py_XDECREF(od);
+    Py_XDECREF(nd);
+    if (nd == NULL) {
+        return 0;
+    }
+    if (rl_policy_pair_kept_data(txn, name, parent, ov, nv) < 0
+        || rl_map_put(txn, nv, ov) < 0) {
+        return -1;
+    }
+    return 1;
 }
 
 /* Whether function f reads a dict that claims to be this module's globals
@@ -655,7 +689,7 @@ rl_policy_resolve_shadow(rl_txn *txn, rl_entry *e)
         /* the old value stays; this module's functions inside it (a
          * callable object's function, a factory's closures in a handler
          * dict) run the new code */
-        data_walk dw = {txn, e->name, k, DATA_BUDGET, 0};
+        data_walk dw = {txn, e->name, k, DATA_BUDGET, 0, -1};
         if (pair_in_data(&dw, ov, nv, DATA_DEPTH) < 0) {
             goto error;
         }

@@ -380,6 +380,17 @@ PyObject *rl_module_of(PyObject *v);
 int rl_policy_resolve_shadow(rl_txn *txn, rl_entry *e);
 /* Plan one module: pair definitions (pass 0) or bind names (pass 1). */
 int rl_policy_plan_module(rl_txn *txn, rl_entry *e, int pass);
+/* Kept data of a class (name, in class pair parent) and the value the new
+ * code made for it: this module's functions that both hold at the same
+ * place are paired, as for module data. 0 or -1. */
+int rl_policy_pair_kept_data(rl_txn *txn, PyObject *name, Py_ssize_t parent,
+                             PyObject *ov, PyObject *nv);
+/* A callable object inside a class's staticmethod, classmethod or property
+ * (@staticmethod over @counted): a plain instance of the same class (or
+ * definition) on both sides is kept, with its functions paired. 1 kept,
+ * 0 not such an object, -1 error. */
+int rl_policy_keep_object(rl_txn *txn, PyObject *name, Py_ssize_t parent,
+                          PyObject *ov, PyObject *nv);
 PyObject *rl_qualify(PyObject *prefix, PyObject *name);  /* "p.n" */
 
 /* cursor.c: lookups in a dict filled in the same order as the one walked */

@@ -961,6 +961,57 @@ def test_callable_object_without_wrapped_runs_new_function(mods):
     assert r.updated.count(mods.n("m.f")) == 1
 
 
+COUNTED_METHODS = """
+    import functools
+
+    class counted:
+        def __init__(self, fn):
+            self.fn = fn
+            self.calls = 0
+            functools.update_wrapper(self, fn)
+
+        def __get__(self, obj, owner=None):
+            return self if obj is None else functools.partial(self, obj)
+
+        def __call__(self, *a):
+            self.calls += 1
+            return self.fn(*a)
+
+    class Shop:
+        @counted
+        def cost(self, n):
+            return n + %d
+
+        @property
+        @counted
+        def stock(self):
+            return %d
+
+        @staticmethod
+        @counted
+        def tax():
+            return %d
+"""
+
+
+def test_callable_objects_in_a_class_body_run_new_functions(mods):
+    # as at module level: the object is state (kept), its function is the
+    # definition (patched, listed once under the member's name)
+    m = mods.module("m", COUNTED_METHODS % (1, 1, 1))
+    Shop = m.Shop
+    cost, stock, tax = (Shop.__dict__[k] for k in ("cost", "stock", "tax"))
+    s = Shop()
+    assert (s.cost(0), s.stock, Shop.tax()) == (1, 1, 1)
+    r = mods.update("m", COUNTED_METHODS % (2, 2, 2))
+    assert m.Shop is Shop
+    assert Shop.__dict__["cost"] is cost and Shop.__dict__["stock"] is stock
+    assert Shop.__dict__["tax"] is tax
+    assert (s.cost(0), s.stock, Shop.tax()) == (2, 2, 2)
+    assert cost.calls == 2 and stock.fget.calls == 2 and tax.__func__.calls == 2
+    for name in ("m.Shop.cost", "m.Shop.stock", "m.Shop.tax"):
+        assert r.updated.count(mods.n(name)) == 1, (name, r.updated)
+
+
 FACTORY_DATA = """
     def make_scaler(k):
         def scale(x):
