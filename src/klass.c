@@ -877,6 +877,40 @@ done:
 
 /* pass 0 *****************************************************************/
 
+/* A base the class statement made in place (class Point(namedtuple("Point",
+ * "x y"))) is bound to no name, so nothing else pairs it: it is paired with
+ * the kept class's base in the same position when it is the same
+ * definition of this module, and reports under the class's name. Without
+ * this the kept class would be re-based on the throwaway base at every
+ * reload. 1 when such a base needs a restart (the class is left as it was
+ * with it), 0, or -1. */
+static int
+pair_inline_bases(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, Py_ssize_t idx)
+{
+    PyObject *nb = new->tp_bases, *ob = old->tp_bases;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(nb) && i < PyTuple_GET_SIZE(ob); i++) {
+        PyObject *n = PyTuple_GET_ITEM(nb, i), *o = PyTuple_GET_ITEM(ob, i);
+        if (n == o || rl_map_lookup(txn, n) != NULL
+            || !(((PyTypeObject *)n)->tp_flags & Py_TPFLAGS_HEAPTYPE)
+            || !(((PyTypeObject *)o)->tp_flags & Py_TPFLAGS_HEAPTYPE)
+            || !rl_defs_match(o, n) || rl_module_of(n) == NULL
+            || PyUnicode_Compare(rl_module_of(n), txn->cur_module) != 0) {
+            if (PyErr_Occurred()) {
+                return -1;
+            }
+            continue;
+        }
+        Py_ssize_t at = txn->npairs;
+        if (rl_pair(txn, o, n, NULL, NULL, idx) < 0) {
+            return -1;
+        }
+        if (txn->npairs > at && txn->pairs[at].restart) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int
 rl_class_pair(rl_txn *txn, Py_ssize_t idx)
 {
@@ -888,6 +922,12 @@ rl_class_pair(rl_txn *txn, Py_ssize_t idx)
 
     if (PyList_Append(txn->classes, oldobj) < 0) {
         return -1;
+    }
+    int base_restart = pair_inline_bases(txn, old, new, idx);
+    if (base_restart != 0) {
+        /* the base reported it, under this class's name */
+        txn->pairs[idx].restart = 1;
+        return base_restart < 0 ? -1 : 0;
     }
     const char *why = layout_problem(txn, old, new, &raw);
     if (why != NULL) {
@@ -925,6 +965,17 @@ rl_class_pair(rl_txn *txn, Py_ssize_t idx)
 }
 
 /* pass 1 *****************************************************************/
+
+/* Class data that describes the class statement rather than holding state:
+ * dunders, and a named tuple's _field_defaults (its fields' defaults as the
+ * source gives them; __new__ takes them from the source too). */
+static int
+follows_source(PyTypeObject *old, PyObject *key)
+{
+    return rl_is_dunder(key)
+           || (PyType_IsSubtype(old, &PyTuple_Type)
+               && PyUnicode_CompareWithASCIIString(key, "_field_defaults") == 0);
+}
 
 /* Class attributes CPython manages itself, or that are bound to the layout. */
 static int
@@ -1239,7 +1290,7 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
             Py_CLEAR(target);
             continue;
         }
-        if (!is_definition(nv) && rl_is_dunder(key)) {
+        if (!is_definition(nv) && follows_source(old, key)) {
             /* dunders follow the source; only a new docstring is news */
             if (rl_same_value(target, ov)) {
                 Py_CLEAR(target);

@@ -1617,6 +1617,41 @@ def test_named_tuple_methods_update_fields_change_is_restart_required(mods):
     assert m.version() == 3
 
 
+INLINE_NT = """
+    import collections
+
+    class Point(collections.namedtuple("Point", %r)):
+        __slots__ = ()
+
+        def norm(self):
+            return sum(abs(v) for v in self) * %d
+"""
+
+
+def test_a_base_made_in_the_class_statement_is_paired_not_swapped(mods):
+    # class Point(namedtuple("Point", "x y")): the base is bound to no name
+    m = mods.module("m", INLINE_NT % ("x y", 1))
+    Point = m.Point
+    base, p = Point.__bases__[0], Point(1, -2)
+    r = mods.update("m", INLINE_NT % ("x y", 10))
+    assert m.Point is Point and Point.__bases__[0] is base  # not re-based
+    assert p.norm() == 30 and r.restart_required == ()
+    # its fields change: the class and its base are left as they were
+    r = mods.update("m", INLINE_NT % ("x y z", 100))
+    _assert_restart_required(r, mods.ns("m.Point"))
+    assert Point.__bases__[0] is base and Point._fields == ("x", "y")
+    assert repr(p) == "Point(x=1, y=-2)" and p.norm() == 30
+
+
+def test_named_tuple_field_defaults_follow_the_source(mods):
+    src = NT_SRC.replace("        y: int\n", "        y: int = %d\n")
+    m = mods.module("m", src % (0, "", 0, '"a b"', 1))
+    Point = m.Point
+    r = mods.update("m", src % (7, "", 0, '"a b"', 2))
+    assert r.restart_required == () and m.Point is Point
+    assert Point(1) == (1, 7) and Point._field_defaults == {"y": 7}
+
+
 PARTIAL_SRC = """
     import functools
 
