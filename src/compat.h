@@ -185,6 +185,36 @@ rl_code_nfree(PyCodeObject *co)
 #endif
 }
 
+/* The object a weak reference points to (new reference), or NULL when it
+ * is gone; never an exception. 3.13 deprecates PyWeakref_GetObject. */
+static inline PyObject *
+rl_weakref_get(PyObject *ref)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    PyObject *o = NULL;
+    if (PyWeakref_GetRef(ref, &o) < 0) {
+        PyErr_Clear();
+        return NULL;
+    }
+    return o;
+#else
+    PyObject *o = PyWeakref_GetObject(ref);  // borrowed
+    if (o == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    return o == Py_None ? NULL : Py_NewRef(o);
+#endif
+}
+
+static inline int
+rl_weakref_alive(PyObject *ref)
+{
+    PyObject *o = rl_weakref_get(ref);
+    Py_XDECREF(o);
+    return o != NULL;
+}
+
 /* co_freevars as a new reference. */
 static inline PyObject *
 rl_code_freevars(PyCodeObject *co)

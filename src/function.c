@@ -675,6 +675,14 @@ rl_function_stage(rl_txn *txn, PyObject *oldobj, PyObject *newobj,
             s->val[i] = val[i];  /* the swap owns them now */
             val[i] = NULL;
         }
+        /* s moves if the swaps grow: the followers read their own copy */
+        PyObject *vals[RL_F_COUNT];
+        for (int i = 0; i < RL_F_COUNT; i++) {
+            vals[i] = s->val[i];
+        }
+        if (rl_followers_stage(txn, oldobj, mask, vals) < 0) {
+            goto done;
+        }
     }
     if (differs || cells) {
         *changed = 1;
@@ -731,5 +739,147 @@ rl_function_fixup(rl_txn *txn, PyObject *fobj)
 done:
     Py_XDECREF(defaults);
     Py_XDECREF(kwdefaults);
+    return rv;
+}
+
+/* followers ****************************************************************/
+
+/* A function the new code made and handed out of the module (a repeated
+ * registration: events.HANDLERS.append(on_kill) runs again on each load)
+ * is not the kept object: after its batch it runs that batch's code. It
+ * follows its kept function from then on: each later patch of the kept
+ * function is applied to it too, so every copy a registration handed out
+ * runs the newest code (SPEC §2.4). rl_st.followers maps a weak reference
+ * to the kept function to a list of weak references to its followers. */
+
+static int
+note_follower(PyObject *kept, PyObject *f)
+{
+    PyObject *key = PyWeakref_NewRef(kept, NULL), *ref = NULL;
+    int rv = -1;
+    if (key == NULL) {
+        return -1;
+    }
+    PyObject *list = PyDict_GetItemWithError(rl_st.followers, key);  // borrowed
+    if (list == NULL) {
+        if (PyErr_Occurred()) {
+            goto done;
+        }
+        list = PyList_New(0);
+        if (list == NULL || PyDict_SetItem(rl_st.followers, key, list) < 0) {
+            Py_XDECREF(list);
+            goto done;
+        }
+        Py_DECREF(list);  /* the dict holds it */
+    }
+    ref = PyWeakref_NewRef(f, NULL);
+    rv = ref != NULL ? PyList_Append(list, ref) : -1;
+done:
+    Py_XDECREF(ref);
+    Py_DECREF(key);
+    return rv;
+}
+
+/* Drop the entries of kept functions that are gone and the followers that
+ * are gone. The table holds only functions that were handed out. */
+static void
+prune_followers(void)
+{
+    PyObject *keys = PyDict_Keys(rl_st.followers);
+    for (Py_ssize_t i = 0; keys != NULL && i < PyList_GET_SIZE(keys); i++) {
+        PyObject *key = PyList_GET_ITEM(keys, i);
+        PyObject *list = PyDict_GetItemWithError(rl_st.followers, key);
+        Py_ssize_t live = 0;
+        for (Py_ssize_t j = 0; list != NULL && j < PyList_GET_SIZE(list); j++) {
+            if (rl_weakref_alive(PyList_GET_ITEM(list, j))) {
+                PyList_SET_ITEM(list, live, PyList_GET_ITEM(list, j));
+                live++;
+            }
+            else {
+                Py_DECREF(PyList_GET_ITEM(list, j));
+            }
+        }
+        if (list != NULL) {
+            Py_SET_SIZE(list, live);
+        }
+        if ((list == NULL || live == 0 || !rl_weakref_alive(key))
+            && PyDict_DelItem(rl_st.followers, key) < 0) {
+            break;
+        }
+    }
+    Py_XDECREF(keys);
+    if (PyErr_Occurred()) {
+        PyErr_WriteUnraisable(NULL);
+    }
+}
+
+void
+rl_followers_note(rl_txn *txn)
+{
+    rl_exc exc;
+    rl_exc_save(&exc);
+    prune_followers();
+    PyObject *handed = txn->handed;
+    for (Py_ssize_t i = 0; handed != NULL && i < PyList_GET_SIZE(handed); i++) {
+        PyObject *new = PyList_GET_ITEM(handed, i);
+        PyObject *kept = rl_map_lookup(txn, new);
+        /* the map and this list hold one reference each: any other is from
+         * outside the batch */
+        if (kept != NULL && kept != new && PyFunction_Check(kept)
+            && Py_REFCNT(new) > 2 && note_follower(kept, new) < 0) {
+            PyErr_WriteUnraisable(kept);
+        }
+    }
+    rl_exc_restore(&exc);
+}
+
+int
+rl_followers_stage(rl_txn *txn, PyObject *kept, unsigned mask, PyObject *const *val)
+{
+    if (PyDict_GET_SIZE(rl_st.followers) == 0) {
+        return 0;  /* the usual case */
+    }
+    PyObject *key = PyWeakref_NewRef(kept, NULL);
+    if (key == NULL) {
+        return -1;
+    }
+    PyObject *list = PyDict_GetItemWithError(rl_st.followers, key);
+    Py_DECREF(key);
+    if (list == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    list = PySequence_List(list);  /* staging allocates; hold a snapshot */
+    if (list == NULL) {
+        return -1;
+    }
+    int rv = 0;
+    for (Py_ssize_t i = 0; rv == 0 && i < PyList_GET_SIZE(list); i++) {
+        PyObject *f = rl_weakref_get(PyList_GET_ITEM(list, i));
+        if (f == NULL || !PyFunction_Check(f)) {
+            Py_XDECREF(f);
+            continue;
+        }
+        PyFunctionObject *ff = (PyFunctionObject *)f;
+        if ((mask & (1u << RL_F_CODE)) && !(mask & (1u << RL_F_CLOSURE))) {
+            /* code alone: only over a closure of the same shape */
+            Py_ssize_t have = ff->func_closure ? PyTuple_GET_SIZE(ff->func_closure) : 0;
+            if (have != rl_code_nfree((PyCodeObject *)val[RL_F_CODE])) {
+                Py_DECREF(f);
+                continue;
+            }
+        }
+        rl_swap *s = rl_txn_add(txn, RL_SWAP_FUNC, f, NULL, NULL);
+        if (s == NULL) {
+            rv = -1;
+        }
+        else {
+            s->mask = mask;
+            for (int j = 0; j < RL_F_COUNT; j++) {
+                s->val[j] = Py_XNewRef(val[j]);
+            }
+        }
+        Py_DECREF(f);
+    }
+    Py_DECREF(list);
     return rv;
 }

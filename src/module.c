@@ -305,7 +305,8 @@ init_state(void)
     rl_st.op_extended_arg = opcode_of(opmap, "EXTENDED_ARG");
     Py_DECREF(opmap);
     rl_st.retired = PyList_New(0);
-    if (rl_st.retired == NULL) {
+    rl_st.followers = PyDict_New();
+    if (rl_st.retired == NULL || rl_st.followers == NULL) {
         return -1;
     }
 #if RL_PY312

@@ -402,6 +402,10 @@ rl_pair(rl_txn *txn, PyObject *old, PyObject *new, PyObject *prefix,
         return -1;
     }
     int kind = rl_kind(new);
+    if (kind == RL_K_FUNC && (parent < 0 || txn->pairs[parent].kind != RL_K_CLASS)
+        && txn->handed != NULL && PyList_Append(txn->handed, new) < 0) {
+        return -1;  /* not a method: module code may hand it out */
+    }
     if (kind == RL_K_FUNC) {
         /* the common case: nothing to pair inside, nothing to stage */
         int same = rl_function_unchanged(txn, old, new);

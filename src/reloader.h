@@ -71,6 +71,7 @@ typedef struct {
     /* shadow globals dicts of finished batches, emptied and kept: frames of
      * generators made while a batch ran may still borrow them (NOTES §1.6) */
     PyObject *retired;
+    PyObject *followers;  /* weakref(kept function) -> [weakref(copy), ...] */
 #if RL_PY312
     int func_watcher;            /* -1 when not added */
 #endif
@@ -233,6 +234,8 @@ typedef struct rl_txn {
     rl_ptrmap code_parents; /* new code -> the code that defines it */
     int have_parents;
     PyObject *post;      /* list: callables to run after the commit */
+    PyObject *handed;    /* list: paired new functions that are not methods:
+                          * what module code may hand out (followers) */
     PyObject *fresh;     /* list: names, then modules, first imported by the
                           * batch's module code (finder.c, txn.c) */
     /* the plan's report */
@@ -318,6 +321,13 @@ int rl_function_stage(rl_txn *txn, PyObject *old, PyObject *new,
 /* Stage kept objects into the defaults and cells of a function the new code
  * made and that is bound as it is. 0 or -1. */
 int rl_function_fixup(rl_txn *txn, PyObject *f);
+/* After a commit: the paired new functions (txn->handed) that are held
+ * from outside the batch follow their kept function from now on. Never
+ * fails (what cannot be noted is reported as unraisable). */
+void rl_followers_note(rl_txn *txn);
+/* Stage for kept's followers the patch staged for kept (mask, val). */
+int rl_followers_stage(rl_txn *txn, PyObject *kept, unsigned mask,
+                       PyObject *const *val);
 /* Compare two values without running user code: 1 same, 0 not. */
 int rl_same_value(PyObject *a, PyObject *b);
 /* int, str, bytes, float, None, ...: values without identity of their own. */

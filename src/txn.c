@@ -776,7 +776,6 @@ txn_release_all(rl_txn *txn)
             Py_CLEAR(e->shadow);
         }
     }
-    rl_ptrmap_clear(&txn->map);
     rl_ptrmap_clear(&txn->cellmap);
     rl_ptrmap_clear(&txn->opted);
     rl_ptrmap_clear(&txn->copies);
@@ -785,6 +784,12 @@ txn_release_all(rl_txn *txn)
     if (txn->created) {
         Py_SETREF(txn->created, PyList_New(0));
     }
+    if (txn->phase == RL_PHASE_COMMITTED) {
+        /* the map and txn->handed are now the batch's last hold on them */
+        rl_followers_note(txn);
+    }
+    Py_CLEAR(txn->handed);
+    rl_ptrmap_clear(&txn->map);
     txn->phase = RL_PHASE_DONE;
 }
 
@@ -812,6 +817,7 @@ Txn_dealloc(rl_txn *txn)
     Py_XDECREF(txn->classes);
     Py_XDECREF(txn->post);
     Py_XDECREF(txn->fresh);
+    Py_XDECREF(txn->handed);
     Py_XDECREF(txn->updated);
     Py_XDECREF(txn->added);
     Py_XDECREF(txn->removed);
@@ -833,6 +839,7 @@ Txn_traverse(rl_txn *txn, visitproc visit, void *arg)
     Py_VISIT(txn->created);
     Py_VISIT(txn->classes);
     Py_VISIT(txn->fresh);
+    Py_VISIT(txn->handed);
     return 0;
 }
 
@@ -863,6 +870,7 @@ Txn_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     txn->classes = PyList_New(0);
     txn->post = PyList_New(0);
     txn->fresh = PyList_New(0);
+    txn->handed = PyList_New(0);
     txn->updated = PyList_New(0);
     txn->added = PyList_New(0);
     txn->removed = PyList_New(0);
@@ -873,7 +881,8 @@ Txn_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         goto error;
     }
     if (!txn->by_name || !txn->order || !txn->created
-        || !txn->classes || !txn->post || !txn->fresh || !txn->updated
+        || !txn->classes || !txn->post || !txn->fresh || !txn->handed
+        || !txn->updated
         || !txn->added || !txn->removed || !txn->data_replaced
         || !txn->restart) {
         goto error;
@@ -1586,6 +1595,7 @@ Txn_rollback(rl_txn *txn, PyObject *Py_UNUSED(ignored))
     if (was) {
         PyGC_Enable();
     }
+    txn->phase = RL_PHASE_PLANNED;  /* undone: no copy follows anything */
     txn_release_all(txn);
     Py_RETURN_NONE;
 }

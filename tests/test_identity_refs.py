@@ -261,6 +261,52 @@ def test_repeated_registration_runs_new_code(mods):
     assert m.on_tick is on_tick
 
 
+REGISTRATION = """
+    import functools
+    import $bus
+
+    def logged(fn):
+        @functools.wraps(fn)
+        def wrapper(*a):
+            return ("logged", fn(*a))
+        return wrapper
+
+    def on_kill(x):
+        return ("%s", x)
+
+    @logged
+    def on_spawn(x):
+        return ("%s", x)
+
+    $bus.HANDLERS.append(on_kill)
+    $bus.HANDLERS.append(on_spawn)
+"""
+
+
+def test_repeated_registrations_run_the_newest_code_after_many_reloads(mods):
+    # every copy a re-run registration handed out follows the kept function
+    mods.write({"bus.py": "HANDLERS = []\n", "m.py": REGISTRATION % ("v1", "v1")})
+    bus, m = mods.imp("bus"), mods.imp("m")
+    on_kill, on_spawn = m.on_kill, m.on_spawn
+    for v in ("v2", "v3", "v4"):
+        mods.update("m", REGISTRATION % (v, v))
+        kills = [h(1) for h in bus.HANDLERS[0::2]]
+        spawns = [h(1) for h in bus.HANDLERS[1::2]]
+        assert kills == [(v, 1)] * len(kills) and spawns == [("logged", (v, 1))] * len(spawns)
+    assert len(bus.HANDLERS) == 8
+    assert m.on_kill is on_kill and m.on_spawn is on_spawn
+
+
+def test_a_failed_batch_leaves_the_handed_out_copies_as_they_were(mods):
+    mods.write({"bus.py": "HANDLERS = []\n", "m.py": REGISTRATION % ("v1", "v1")})
+    bus, m = mods.imp("bus"), mods.imp("m")
+    mods.update("m", REGISTRATION % ("v2", "v2"))
+    mods.write({"m.py": REGISTRATION % ("v3", "v3") + "raise RuntimeError('broken')\n"})
+    mods.fail("m")
+    del bus.HANDLERS[4:]  # what the failed module code appended
+    assert [h(1) for h in bus.HANDLERS[0::2]] == [("v2", 1)] * 2
+
+
 def test_instances_held_by_other_modules(mods):
     mods.write({
         "m.py": "class Mob:\n    def speak(self):\n        return 'v1'\n",
