@@ -854,6 +854,18 @@ plan_bindings(rl_txn *txn, rl_entry *e)
                 Py_CLEAR(target);
                 continue;  /* data keeps its runtime value */
             }
+            PyObject *kt = rl_map_lookup(txn, (PyObject *)Py_TYPE(target));
+            if (kt != NULL && kt != (PyObject *)Py_TYPE(target)) {
+                /* an instance of a class left as it was (restart required):
+                 * it cannot become one of the kept class, and a throwaway
+                 * copy's instance is never handed out (SPEC §2.4) */
+                Py_CLEAR(target);
+                if (rl_add_restart(txn, rl_qualify(mod, k), "its new value is an "
+                                   "instance of a class that needs a restart") < 0) {
+                    goto done;
+                }
+                continue;
+            }
             if (report(txn->data_replaced, mod, k) < 0
                 || rebind_copies(txn, e->module, k, ov, target) < 0) {
                 goto done;

@@ -617,3 +617,24 @@ def test_class_sentinel_default_stays_the_kept_class_object(mods):
     k, nothing = m.K(), m.K.NOTHING
     mods.update("m", src % "+ 1")
     assert m.K.NOTHING is nothing and k.pick() == "nothing" and k.pick(1) == 2
+
+
+def test_opted_in_value_of_a_class_that_needs_a_restart_is_kept_and_listed(mods):
+    # its new value is an instance of the new Vec, whose layout the kept
+    # Vec cannot take: never a throwaway class's instance (SPEC §2.4)
+    src = """
+        class Vec:
+            __slots__ = %s
+
+            def __init__(self, x, y=0):
+                self.x = x
+
+        __reload_data__ = {"ORIGIN"}
+        ORIGIN = Vec(%d)
+    """
+    m = mods.module("m", src % ('("x", "y")', 1))
+    Vec, origin = m.Vec, m.ORIGIN
+    r = mods.update("m", src % ('("x",)', 5))
+    assert [q for q, _ in r.restart_required] == list(mods.ns("m.Vec", "m.ORIGIN"))
+    assert m.Vec is Vec and m.ORIGIN is origin and type(origin) is Vec
+    assert mods.n("m.ORIGIN") not in r.data_replaced
