@@ -726,6 +726,18 @@ rl_function_fixup(rl_txn *txn, PyObject *fobj)
         s->val[RL_F_KWDEFAULTS] = kwdefaults;
         defaults = kwdefaults = NULL;
     }
+    if (f->func_annotations != NULL) {
+        /* in place: the new code made this dict for this function; 3.10+
+         * keep a tuple until __annotations__ is read, which builds it */
+        PyObject *ann = PyObject_GetAttr(fobj, rl_st.str_annotations);
+        PyObject *m = ann != NULL && PyDict_CheckExact(ann) ? rl_map_value(txn, ann) : NULL;
+        int failed = ann == NULL || (PyDict_CheckExact(ann) && m == NULL);
+        Py_XDECREF(m);
+        Py_XDECREF(ann);
+        if (failed) {
+            goto done;
+        }
+    }
     for (Py_ssize_t i = 0; f->func_closure && i < PyTuple_GET_SIZE(f->func_closure); i++) {
         PyObject *cell = PyTuple_GET_ITEM(f->func_closure, i);
         PyObject *content = PyCell_GET(cell);

@@ -1146,6 +1146,77 @@ class_cell(PyTypeObject *new)
     return NULL;
 }
 
+/* The functions a class attribute holds: itself, or the ones inside a
+ * staticmethod, classmethod or property. */
+static int
+fixup_member(rl_txn *txn, PyObject *v)
+{
+    int kind = member_kind(v);
+    if (kind == M_FUNC) {
+        return rl_function_fixup(txn, v);
+    }
+    PyObject *prop[] = {rl_st.str_fget, rl_st.str_fset, rl_st.str_fdel, NULL};
+    PyObject *one[] = {inner_attr(kind), NULL};
+    PyObject **attrs = kind == M_PROPERTY ? prop : one;
+    for (int i = 0; kind != M_OTHER && attrs[i] != NULL; i++) {
+        PyObject *f = member_func(v, attrs[i]);
+        int r = f != NULL ? rl_function_fixup(txn, f) : 0;
+        Py_XDECREF(f);
+        if (r < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A class the new code added (to a batch module, or in a module it imported
+ * for the first time): its methods' defaults, cells and annotations, and
+ * the class attributes that name this batch's classes (kind = Item,
+ * __orig_bases__ = (Box[Item],), a dataclass's fields), name the kept
+ * objects, as for a kept class. Nested classes of its own too. */
+static int
+stage_added_class_dict(rl_txn *txn, PyTypeObject *t)
+{
+    PyObject *items = PyDict_Items(t->tp_dict);  /* staging allocates */
+    PyObject *qn = rl_qualname_of((PyObject *)t);
+    int rv = -1;
+    if (items == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *k = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
+        PyObject *x = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
+        if (skip_key(k, x)) {
+            continue;
+        }
+        if (member_kind(x) == M_CLASS && rl_map_lookup(txn, x) == NULL) {
+            /* a nested class of its own (not one it names) */
+            PyObject *nq = rl_qualname_of(x);
+            if (qn != NULL && nq != NULL && qual_is(nq, qn, k)
+                && rl_stage_new_object(txn, x) < 0) {
+                goto done;
+            }
+            continue;
+        }
+        if (fixup_member(txn, x) < 0) {
+            goto done;
+        }
+        PyObject *m = rl_map_value(txn, x);
+        if (m == NULL) {
+            goto done;
+        }
+        int r = m == x ? 0 : (rl_txn_add(txn, RL_SWAP_TYPEATTR, (PyObject *)t, k, m) ? 0 : -1);
+        Py_DECREF(m);
+        if (r < 0) {
+            goto done;
+        }
+    }
+    rv = 0;
+done:
+    Py_DECREF(items);
+    return rv;
+}
+
 int
 rl_stage_new_object(rl_txn *txn, PyObject *v)
 {
@@ -1167,7 +1238,7 @@ rl_stage_new_object(rl_txn *txn, PyObject *v)
             r = rl_txn_add(txn, RL_SWAP_BASES, v, NULL, bases) ? 0 : -1;
         }
         Py_DECREF(bases);
-        return r;
+        return r < 0 ? -1 : stage_added_class_dict(txn, t);
     }
     if (PyDict_CheckExact(v)) {
         PyObject *k, *x;

@@ -740,9 +740,61 @@ settle_fresh(rl_txn *txn, PyObject *before)
     return 0;
 }
 
+/* A batch that is not applied leaves the modules its code imported for the
+ * first time imported (SPEC §6), but not holding its throwaway objects:
+ * what they copied from a batch module (from b import Sword, STOCK) goes
+ * back to what that module holds under the same name. Best effort: the
+ * batch is being undone and must not fail here. */
+static void
+unshadow_fresh(rl_txn *txn)
+{
+    if (txn->fresh == NULL || PyList_GET_SIZE(txn->fresh) == 0) {
+        return;
+    }
+    rl_exc exc;
+    rl_exc_save(&exc);
+    rl_ptrmap back = {0};
+    for (Py_ssize_t i = 0; i < txn->n; i++) {
+        rl_entry *e = &txn->entries[i];
+        PyObject *sd = e->shadow ? PyModule_GetDict(e->shadow) : NULL;
+        PyObject *ld = PyModule_GetDict(e->module), *k, *v;
+        Py_ssize_t pos = 0;
+        while (sd != NULL && PyDict_Next(sd, &pos, &k, &v)) {
+            PyObject *lv = PyDict_GetItemWithError(ld, k);
+            if (lv != NULL && lv != v && !rl_is_plain_immutable(v)
+                && rl_ptrmap_put(&back, v, lv) < 0) {
+                break;
+            }
+        }
+    }
+    for (Py_ssize_t i = 0; !PyErr_Occurred() && i < PyList_GET_SIZE(txn->fresh); i++) {
+        PyObject *pair = PyList_GET_ITEM(txn->fresh, i);
+        if (!PyTuple_Check(pair)) {
+            continue;
+        }
+        PyObject *d = PyModule_GetDict(PyTuple_GET_ITEM(pair, 1)), *k, *v;
+        Py_ssize_t pos = 0;
+        while (d != NULL && PyDict_Next(d, &pos, &k, &v)) {
+            PyObject *lv = rl_ptrmap_get(&back, v);
+            /* setting an existing key never resizes: safe while iterating */
+            if (lv != NULL && PyDict_SetItem(d, k, lv) < 0) {
+                break;
+            }
+        }
+    }
+    if (PyErr_Occurred()) {
+        PyErr_WriteUnraisable(NULL);
+    }
+    rl_ptrmap_clear(&back);
+    rl_exc_restore(&exc);
+}
+
 static void
 txn_release_all(rl_txn *txn)
 {
+    if (txn->phase != RL_PHASE_COMMITTED) {
+        unshadow_fresh(txn);
+    }
     Py_CLEAR(txn->fresh);
     for (Py_ssize_t i = 0; i < txn->nswaps; i++) {
         swap_clear(&txn->swaps[i]);
@@ -1373,7 +1425,15 @@ stage_fresh(rl_txn *txn)
         PyObject *d = PyModule_GetDict(PyTuple_GET_ITEM(PyList_GET_ITEM(txn->fresh, i), 1));
         PyObject *k, *v;
         Py_ssize_t pos = 0;
+        PyObject *name = PyTuple_GET_ITEM(PyList_GET_ITEM(txn->fresh, i), 0);
         while (d != NULL && PyDict_Next(d, &pos, &k, &v)) {
+            /* its own functions and classes: defaults, cells, bases (a
+             * subclass of a batch class), class attributes */
+            PyObject *home = (PyFunction_Check(v) || PyType_Check(v)) ? rl_module_of(v) : NULL;
+            if (home != NULL && PyUnicode_Check(home) && PyUnicode_Compare(home, name) == 0
+                && rl_stage_new_object(txn, v) < 0) {
+                return -1;
+            }
             PyObject *m = rl_map_value(txn, v);
             if (m == NULL) {
                 return -1;

@@ -1161,6 +1161,40 @@ def test_annotations_inside_generics_name_the_kept_classes(mods):
     assert ItemBox().get() == 2
 
 
+def test_an_added_class_names_the_kept_classes(mods):
+    # class attributes, method defaults, annotations, fields, __orig_bases__
+    m = mods.module("m", GENERIC_ANN % 1)
+    Item, Box = m.Item, m.Box
+    mods.update("m", GENERIC_ANN % 2 + """
+class Crate(Box[Item]):
+    kind = Item
+
+    def make(self, d=Item) -> Item:
+        return d()
+
+    @staticmethod
+    def spare(x: Item = None, *, y=Item):
+        return y
+
+@dataclasses.dataclass
+class Slot:
+    it: Item = None
+    many: list[Item] = dataclasses.field(default_factory=list)
+
+def give(x: Item) -> Item:
+    return x
+""")
+    Crate = m.Crate
+    assert Crate.__bases__ == (Box,) and Crate.kind is Item
+    assert Crate.make.__defaults__ == (Item,) and Crate.make.__annotations__["return"] is Item
+    assert Crate.spare(None) is Item and Crate.spare.__annotations__["x"] is Item
+    assert typing.get_origin(Crate.__orig_bases__[0]) is Box
+    assert typing.get_args(Crate.__orig_bases__[0]) == (Item,)
+    t = {f.name: f.type for f in dataclasses.fields(m.Slot)}
+    assert t["it"] is Item and typing.get_args(t["many"]) == (Item,)
+    assert typing.get_type_hints(m.give) == {"x": Item, "return": Item}
+
+
 ENUM_V1 = """\
 import enum
 

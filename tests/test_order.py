@@ -254,15 +254,53 @@ def test_a_module_first_imported_by_the_batch_gets_the_kept_objects(mods):
     assert a.__dict__[mods.n("smith")] is smith and b.Sword is Sword
 
 
-def test_a_module_first_imported_by_a_failed_batch_stays_imported_with_what_it_copied(mods):
+def test_a_module_first_imported_by_a_failed_batch_stays_imported_with_the_live_objects(mods):
     # SPEC §6: a failed import leaves what it imported; the batch's modules
-    # are as they were
-    m = mods.module("m", "def f():\n    return 1\n")
-    f = m.f
+    # are as they were, and what it copied from them is theirs, not the
+    # failed code's
+    m = mods.module("m", "STOCK = []\n\ndef f():\n    return 1\n")
+    f, stock = m.f, m.STOCK
     mods.write({
-        "m.py": "def f():\n    return 2\n\nimport $fresh\nraise RuntimeError('after fresh')\n",
-        "fresh.py": "from $m import f\n",
+        "m.py": "STOCK = []\n\ndef f():\n    return 2\n\nimport $fresh\n"
+                "raise RuntimeError('after fresh')\n",
+        "fresh.py": "from $m import f, STOCK\n",
     })
     mods.fail("m")
-    assert mods.n("fresh") in sys.modules
+    fresh = sys.modules[mods.n("fresh")]
     assert m.f is f and f() == 1
+    assert fresh.f is f and fresh.STOCK is stock
+    # fixed: the module stays imported and is not run again
+    mods.write({"m.py": "STOCK = []\n\ndef f():\n    return 3\n\nimport $fresh\n"})
+    mods.reload("m")
+    assert fresh.f is f and f() == 3 and fresh.STOCK is stock
+
+
+def test_a_first_imported_modules_own_definitions_name_the_kept_objects(mods):
+    # its subclass of a batch class, class attributes, defaults and closures
+    mods.write({"b.py": "class Sword:\n    def dmg(self):\n        return 1\n"})
+    b = mods.imp("b")
+    Sword = b.Sword
+    mods.write({
+        "b.py": "class Sword:\n    def dmg(self):\n        return 2\n\nimport $smith\n",
+        "smith.py": """
+            from $b import Sword
+
+            class Knight(Sword):
+                weapon = Sword
+
+            def make(cls=Sword):
+                return cls()
+
+            def maker():
+                def inner():
+                    return Sword
+                return inner
+
+            INNER = maker()
+        """,
+    })
+    mods.reload("b")
+    smith = sys.modules[mods.n("smith")]
+    assert smith.Knight.__bases__ == (Sword,) and isinstance(smith.Knight(), Sword)
+    assert smith.Knight.weapon is Sword and smith.make.__defaults__ == (Sword,)
+    assert smith.INNER() is Sword and smith.Knight().dmg() == 2
