@@ -495,6 +495,20 @@ map_set_inplace(rl_txn *txn, PyObject *v)
     return rv;
 }
 
+/* Attribute attr of module modname if a program imported it (new
+ * reference), or NULL; never an exception. */
+static PyObject *
+loaded_attr(const char *modname, const char *attr)
+{
+    PyObject *name = PyUnicode_FromString(modname);
+    PyObject *mod = name != NULL ? PyImport_GetModule(name) : NULL;
+    Py_XDECREF(name);
+    PyObject *a = mod != NULL ? PyObject_GetAttrString(mod, attr) : NULL;
+    Py_XDECREF(mod);
+    PyErr_Clear();
+    return a;
+}
+
 /* Whether t is dataclasses.Field (the module is looked up only for a type
  * of that name: most reloads never meet one). */
 static int
@@ -503,12 +517,7 @@ is_dataclass_field(PyTypeObject *t)
     if (strcmp(t->tp_name, "Field") != 0) {
         return 0;
     }
-    PyObject *name = PyUnicode_FromString("dataclasses");
-    PyObject *mod = name != NULL ? PyImport_GetModule(name) : NULL;
-    Py_XDECREF(name);
-    PyObject *f = mod != NULL ? PyObject_GetAttrString(mod, "Field") : NULL;
-    Py_XDECREF(mod);
-    PyErr_Clear();
+    PyObject *f = loaded_attr("dataclasses", "Field");
     int r = f == (PyObject *)t;
     Py_XDECREF(f);
     return r;
@@ -555,12 +564,7 @@ is_typing_alias(PyTypeObject *t)
     if (strstr(t->tp_name, "Alias") == NULL) {
         return 0;
     }
-    PyObject *name = PyUnicode_FromString("typing");
-    PyObject *mod = name != NULL ? PyImport_GetModule(name) : NULL;
-    Py_XDECREF(name);
-    PyObject *base = mod != NULL ? PyObject_GetAttrString(mod, "_GenericAlias") : NULL;
-    Py_XDECREF(mod);
-    PyErr_Clear();
+    PyObject *base = loaded_attr("typing", "_GenericAlias");
     int r = base != NULL && PyType_Check(base)
             && PyType_IsSubtype(t, (PyTypeObject *)base);
     Py_XDECREF(base);
