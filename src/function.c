@@ -800,22 +800,26 @@ prune_followers(void)
     PyObject *keys = PyDict_Keys(rl_st.followers);
     for (Py_ssize_t i = 0; keys != NULL && i < PyList_GET_SIZE(keys); i++) {
         PyObject *key = PyList_GET_ITEM(keys, i);
-        PyObject *list = PyDict_GetItemWithError(rl_st.followers, key);
-        Py_ssize_t live = 0;
-        for (Py_ssize_t j = 0; list != NULL && j < PyList_GET_SIZE(list); j++) {
-            if (rl_weakref_alive(PyList_GET_ITEM(list, j))) {
-                PyList_SET_ITEM(list, live, PyList_GET_ITEM(list, j));
-                live++;
+        PyObject *list = PyDict_GetItemWithError(rl_st.followers, key);  // borrowed
+        if (list == NULL) {
+            if (PyErr_Occurred()) {
+                break;
             }
-            else {
-                Py_DECREF(PyList_GET_ITEM(list, j));
+            continue;
+        }
+        PyObject *live = PyList_New(0);
+        for (Py_ssize_t j = 0; live != NULL && j < PyList_GET_SIZE(list); j++) {
+            PyObject *ref = PyList_GET_ITEM(list, j);
+            if (rl_weakref_alive(ref) && PyList_Append(live, ref) < 0) {
+                Py_CLEAR(live);
             }
         }
-        if (list != NULL) {
-            Py_SET_SIZE(list, live);
-        }
-        if ((list == NULL || live == 0 || !rl_weakref_alive(key))
-            && PyDict_DelItem(rl_st.followers, key) < 0) {
+        int r = live == NULL ? -1
+                : PyList_GET_SIZE(live) == 0 || !rl_weakref_alive(key)
+                ? PyDict_DelItem(rl_st.followers, key)
+                : PyDict_SetItem(rl_st.followers, key, live);
+        Py_XDECREF(live);
+        if (r < 0) {
             break;
         }
     }

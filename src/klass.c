@@ -339,6 +339,25 @@ inner_attr(int kind)
     }
 }
 
+/* The attributes under which a descriptor of this kind holds functions
+ * (fget, fset, fdel of a property; __func__ and the like), NULL-terminated
+ * in out[4]. Their number. */
+static int
+held_attrs(int kind, PyObject *out[4])
+{
+    int n = 0;
+    if (kind == M_PROPERTY) {
+        out[n++] = rl_st.str_fget;
+        out[n++] = rl_st.str_fset;
+        out[n++] = rl_st.str_fdel;
+    }
+    else if (inner_attr(kind) != NULL) {
+        out[n++] = inner_attr(kind);
+    }
+    out[n] = NULL;
+    return n;
+}
+
 /* Whether qn is exactly prefix + "." + key (no allocation). */
 static int
 qual_is(PyObject *qn, PyObject *prefix, PyObject *key)
@@ -1039,10 +1058,8 @@ descriptor_kept(rl_txn *txn, PyObject *ov, PyObject *nv)
     if (kind != member_kind(ov)) {
         return 0;
     }
-    PyObject *prop[] = {rl_st.str_fget, rl_st.str_fset, rl_st.str_fdel, NULL};
-    PyObject *one[] = {inner_attr(kind), NULL};
-    PyObject **attrs = kind == M_PROPERTY ? prop : one;
-    if (kind != M_PROPERTY && attrs[0] == NULL) {
+    PyObject *attrs[4];
+    if (held_attrs(kind, attrs) == 0) {
         return 0;
     }
     if (kind == M_PARTIAL && !partial_args_same(ov, nv)) {
@@ -1155,10 +1172,9 @@ fixup_member(rl_txn *txn, PyObject *v)
     if (kind == M_FUNC) {
         return rl_function_fixup(txn, v);
     }
-    PyObject *prop[] = {rl_st.str_fget, rl_st.str_fset, rl_st.str_fdel, NULL};
-    PyObject *one[] = {inner_attr(kind), NULL};
-    PyObject **attrs = kind == M_PROPERTY ? prop : one;
-    for (int i = 0; kind != M_OTHER && attrs[i] != NULL; i++) {
+    PyObject *attrs[4];
+    held_attrs(kind, attrs);
+    for (int i = 0; attrs[i] != NULL; i++) {
         PyObject *f = member_func(v, attrs[i]);
         int r = f != NULL ? rl_function_fixup(txn, f) : 0;
         Py_XDECREF(f);
@@ -1198,16 +1214,8 @@ stage_added_class_dict(rl_txn *txn, PyTypeObject *t)
             }
             continue;
         }
-        if (fixup_member(txn, x) < 0) {
-            goto done;
-        }
-        PyObject *m = rl_map_value(txn, x);
-        if (m == NULL) {
-            goto done;
-        }
-        int r = m == x ? 0 : (rl_txn_add(txn, RL_SWAP_TYPEATTR, (PyObject *)t, k, m) ? 0 : -1);
-        Py_DECREF(m);
-        if (r < 0) {
+        if (fixup_member(txn, x) < 0
+            || rl_stage_mapped(txn, RL_SWAP_TYPEATTR, (PyObject *)t, k, x) < 0) {
             goto done;
         }
     }

@@ -56,6 +56,8 @@ typedef struct {
     PyTypeObject *sdm_type;          /* functools.singledispatchmethod */
     PyTypeObject *partialmethod_type;
     PyTypeObject *union_type;      /* types.UnionType (K | None) */
+    PyObject *dataclass_field;     /* dataclasses.Field, found when first needed */
+    PyObject *typing_alias;        /* typing._GenericAlias, likewise */
     /* _abc's helpers: a changed ABC's caches and registrations */
     PyObject *abc_reset_caches, *abc_get_dump, *abc_register;
     PyTypeObject *cached_property_type;
@@ -262,6 +264,10 @@ int rl_txn_init_type(PyObject *module);
 /* Append a swap; steals nothing. Returns the swap or NULL + exception. */
 rl_swap *rl_txn_add(rl_txn *txn, rl_swap_kind kind, PyObject *target,
                     PyObject *key, PyObject *val);
+/* Stage a swap of kind on target (key) to what value maps to, when that
+ * differs from value. 0 or -1. */
+int rl_stage_mapped(rl_txn *txn, rl_swap_kind kind, PyObject *target,
+                    PyObject *key, PyObject *value);
 /* The kept object a new one stands for (borrowed), or NULL: no exception. */
 PyObject *rl_map_lookup(rl_txn *txn, PyObject *newobj);
 /* Note that newobj stands for kept. 0 or -1. */

@@ -495,18 +495,25 @@ map_set_inplace(rl_txn *txn, PyObject *v)
     return rv;
 }
 
-/* Attribute attr of module modname if a program imported it (new
- * reference), or NULL; never an exception. */
-static PyObject *
-loaded_attr(const char *modname, const char *attr)
+/* Class attr of module modname (borrowed), once a program imported that
+ * module, or NULL; never an exception. Found once and kept in *slot: the
+ * standard library is never reloaded. */
+static PyTypeObject *
+loaded_type(PyObject **slot, const char *modname, const char *attr)
 {
-    PyObject *name = PyUnicode_FromString(modname);
-    PyObject *mod = name != NULL ? PyImport_GetModule(name) : NULL;
-    Py_XDECREF(name);
-    PyObject *a = mod != NULL ? PyObject_GetAttrString(mod, attr) : NULL;
-    Py_XDECREF(mod);
-    PyErr_Clear();
-    return a;
+    if (*slot == NULL) {
+        PyObject *name = PyUnicode_FromString(modname);
+        PyObject *mod = name != NULL ? PyImport_GetModule(name) : NULL;
+        Py_XDECREF(name);
+        PyObject *a = mod != NULL ? PyObject_GetAttrString(mod, attr) : NULL;
+        Py_XDECREF(mod);
+        PyErr_Clear();
+        if (a != NULL && !PyType_Check(a)) {
+            Py_CLEAR(a);
+        }
+        *slot = a;
+    }
+    return (PyTypeObject *)*slot;
 }
 
 /* Whether t is dataclasses.Field (the module is looked up only for a type
@@ -517,10 +524,7 @@ is_dataclass_field(PyTypeObject *t)
     if (strcmp(t->tp_name, "Field") != 0) {
         return 0;
     }
-    PyObject *f = loaded_attr("dataclasses", "Field");
-    int r = f == (PyObject *)t;
-    Py_XDECREF(f);
-    return r;
+    return t == loaded_type(&rl_st.dataclass_field, "dataclasses", "Field");
 }
 
 /* Stdlib objects whose attributes name definitions, mapped in place (the
@@ -557,18 +561,15 @@ static const char *const alias_attrs[] = {"__origin__", "__args__", NULL};
 /* Whether t is one of typing's subscripted aliases (List[K], Optional[K],
  * Box[int] for a Generic Box, Annotated[K, ...]): their __origin__ and
  * __args__ are plain attributes. typing is looked up only for a type whose
- * name says alias, and only if a program imported it. */
+ * name says alias, once a program imported it. */
 static int
 is_typing_alias(PyTypeObject *t)
 {
     if (strstr(t->tp_name, "Alias") == NULL) {
         return 0;
     }
-    PyObject *base = loaded_attr("typing", "_GenericAlias");
-    int r = base != NULL && PyType_Check(base)
-            && PyType_IsSubtype(t, (PyTypeObject *)base);
-    Py_XDECREF(base);
-    return r;
+    PyTypeObject *base = loaded_type(&rl_st.typing_alias, "typing", "_GenericAlias");
+    return base != NULL && PyType_IsSubtype(t, base);
 }
 
 /* list[K] (types.GenericAlias) and K | None (types.UnionType), as the new
@@ -674,6 +675,19 @@ PyObject *
 rl_map_value(rl_txn *txn, PyObject *value)
 {
     return map_item(txn, value, 0);
+}
+
+int
+rl_stage_mapped(rl_txn *txn, rl_swap_kind kind, PyObject *target, PyObject *key,
+                PyObject *value)
+{
+    PyObject *m = rl_map_value(txn, value);
+    if (m == NULL) {
+        return -1;
+    }
+    int r = m == value || rl_txn_add(txn, kind, target, key, m) != NULL ? 0 : -1;
+    Py_DECREF(m);
+    return r;
 }
 
 rl_entry *
@@ -1321,11 +1335,8 @@ abc_replay_later(rl_txn *txn, PyObject *old, PyObject *new)
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
         PyObject *ref = PyList_GET_ITEM(items, i);
-        /* calling the weak reference: the same on 3.10 to 3.13 */
-        PyObject *sub = PyWeakref_Check(ref) ? PyObject_CallNoArgs(ref) : NULL;
-        if (sub == NULL || sub == Py_None) {
-            PyErr_Clear();
-            Py_XDECREF(sub);
+        PyObject *sub = PyWeakref_Check(ref) ? rl_weakref_get(ref) : NULL;
+        if (sub == NULL) {
             continue;
         }
         PyObject *kept = rl_map_lookup(txn, sub);
@@ -1438,13 +1449,7 @@ stage_fresh(rl_txn *txn)
                 && rl_stage_new_object(txn, v) < 0) {
                 return -1;
             }
-            PyObject *m = rl_map_value(txn, v);
-            if (m == NULL) {
-                return -1;
-            }
-            int r = m == v ? 0 : (rl_txn_add(txn, RL_SWAP_DICT, d, k, m) == NULL ? -1 : 0);
-            Py_DECREF(m);
-            if (r < 0) {
+            if (rl_stage_mapped(txn, RL_SWAP_DICT, d, k, v) < 0) {
                 return -1;
             }
         }
