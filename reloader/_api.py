@@ -306,20 +306,6 @@ def _run_module_hooks(txn, hooked, olds, started, plan) -> None:
         _core.exit_reloading()
 
 
-def _has_instance_hook(cls: type) -> bool:
-    """Whether cls or any subclass of it (in any module) has the hook."""
-    todo, seen = [cls], set()
-    while todo:
-        c = todo.pop()
-        if id(c) in seen:
-            continue
-        seen.add(id(c))
-        if getattr(c, "__reload_instance__", None) is not None:
-            return True
-        todo.extend(type.__subclasses__(c))
-    return False
-
-
 def _one_line(exc: BaseException) -> str:
     """The message of exc on one line (a report has one line per error)."""
     try:
@@ -330,7 +316,8 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _run_instance_hooks(classes: Sequence[type]) -> List[str]:
-    hooked = tuple(c for c in classes if _has_instance_hook(c))
+    # the classes that have the hook, or a subclass (in any module) that has it
+    hooked = _core.with_hook(tuple(classes), "__reload_instance__")
     if not hooked:
         return []
     errors: List[str] = []

@@ -48,6 +48,61 @@ add_with_subclasses(rl_ptrmap *set, PyObject *cls, int depth)
     return rv;
 }
 
+/* Whether cls or a subclass of it, recursively, has a non-None attribute
+ * name: 1, 0 or -1. without: the classes whose whole subtree was found to
+ * have none, so that a class reached again (another batch class's
+ * subclass, multiple inheritance) is not looked at twice. */
+static int
+hooked(rl_ptrmap *without, PyObject *cls, PyObject *name, int depth)
+{
+    if (depth > 200 || rl_ptrmap_get(without, cls) != NULL) {
+        return 0;
+    }
+    PyObject *v;
+    int r = rl_lookup_attr(cls, name, &v);
+    if (r != 0) {
+        int has = r > 0 && v != Py_None;
+        Py_XDECREF(v);
+        if (r < 0 || has) {
+            return r < 0 ? -1 : 1;
+        }
+    }
+    PyTypeObject *t = (PyTypeObject *)cls;
+    if ((t->tp_flags & Py_TPFLAGS_HEAPTYPE) && t->tp_subclasses == NULL) {
+        /* a class's table of subclasses is made with its first subclass:
+         * none ever, no call (most classes of a batch) */
+        return rl_ptrmap_put(without, cls, cls);
+    }
+    PyObject *subs = PyObject_CallMethod(cls, "__subclasses__", NULL);
+    if (subs == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; r == 0 && PyList_Check(subs) && i < PyList_GET_SIZE(subs); i++) {
+        r = hooked(without, PyList_GET_ITEM(subs, i), name, depth + 1);
+    }
+    Py_DECREF(subs);
+    return r == 0 ? rl_ptrmap_put(without, cls, cls) : r;
+}
+
+PyObject *
+rl_with_hook(PyObject *classes, PyObject *name)
+{
+    rl_ptrmap without = {NULL, 0, 0};
+    PyObject *out = PyList_New(0);
+    for (Py_ssize_t i = 0; out != NULL && i < PyTuple_GET_SIZE(classes); i++) {
+        PyObject *cls = PyTuple_GET_ITEM(classes, i);
+        int r = hooked(&without, cls, name, 0);
+        if (r < 0 || (r > 0 && PyList_Append(out, cls) < 0)) {
+            Py_CLEAR(out);
+        }
+    }
+    rl_ptrmap_clear(&without);
+    if (out != NULL) {
+        Py_SETREF(out, PyList_AsTuple(out));
+    }
+    return out;
+}
+
 PyObject *
 rl_find_instances(PyObject *classes)
 {

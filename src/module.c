@@ -59,6 +59,22 @@ core_find_instances(PyObject *Py_UNUSED(m), PyObject *classes)
     return rl_find_instances(classes);
 }
 
+static PyObject *
+core_with_hook(PyObject *Py_UNUSED(m), PyObject *args)
+{
+    PyObject *classes, *name;
+    if (!PyArg_ParseTuple(args, "O!U:with_hook", &PyTuple_Type, &classes, &name)) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(classes); i++) {
+        if (!PyType_Check(PyTuple_GET_ITEM(classes, i))) {
+            PyErr_SetString(PyExc_TypeError, "with_hook() takes a tuple of classes");
+            return NULL;
+        }
+    }
+    return rl_with_hook(classes, name);
+}
+
 /* Runs on the main thread at its next safe point, with the GIL. Errors go
  * to sys.unraisablehook: -1 would raise inside whatever the thread runs. */
 static int
@@ -146,6 +162,9 @@ static PyMethodDef core_methods[] = {
     {"exit_reloading", core_exit_reloading, METH_NOARGS, NULL},
     {"find_instances", core_find_instances, METH_O,
      "Live instances of the given classes and their subclasses."},
+    {"with_hook", core_with_hook, METH_VARARGS,
+     "with_hook(classes, name): those of the classes (a tuple) that have a "
+     "non-None attribute name, on themselves or on a subclass."},
     {"compare_code", core_compare_code, METH_VARARGS,
      "(differs, moved) as a reload sees two code objects: behaviour, or "
      "only positions."},

@@ -1,0 +1,78 @@
+"""_core.with_hook: which reloaded classes need the instance walk."""
+
+import gc
+
+import pytest
+
+from reloader import _core
+
+HOOK = "__reload_instance__"
+
+
+def _hook(self):
+    pass
+
+
+def test_a_class_with_the_hook_is_listed_and_others_are_not():
+    A = type("A", (), {HOOK: _hook})
+    B = type("B", (), {})
+    assert _core.with_hook((B, A, B), HOOK) == (A,)
+    assert _core.with_hook((), HOOK) == ()
+
+
+def test_the_hook_on_a_subclass_lists_each_base_it_derives_from():
+    Base = type("Base", (), {})
+    Other = type("Other", (), {})
+    Mid = type("Mid", (Base,), {})
+    Leaf = type("Leaf", (Mid, Other), {HOOK: _hook})  # two bases
+    Plain = type("Plain", (), {})
+    got = _core.with_hook((Base, Other, Plain, Mid), HOOK)
+    assert got == (Base, Other, Mid)
+    assert got[0] is Base and got[1] is Other and got[2] is Mid
+    del Leaf
+
+
+def test_none_means_no_hook_and_an_inherited_hook_counts():
+    Off = type("Off", (), {HOOK: None})
+    On = type("On", (), {HOOK: _hook})
+    Child = type("Child", (On,), {})
+    assert _core.with_hook((Off, Child), HOOK) == (Child,)
+
+
+def test_a_dead_subclass_does_not_count():
+    Base = type("Base", (), {})
+    Sub = type("Sub", (Base,), {HOOK: _hook})
+    assert _core.with_hook((Base,), HOOK) == (Base,)
+    del Sub
+    gc.collect()
+    assert _core.with_hook((Base,), HOOK) == ()
+
+
+def test_the_metaclass_is_looked_up_as_getattr_does():
+    class Meta(type):
+        __reload_instance__ = _hook
+
+    A = Meta("A", (), {})
+    assert _core.with_hook((A,), HOOK) == (A,)
+
+
+def test_an_error_other_than_attribute_error_propagates():
+    class Meta(type):
+        def __getattribute__(cls, name):
+            if name == HOOK:
+                raise RuntimeError("boom")
+            return super().__getattribute__(name)
+
+    A = Meta("A", (), {})
+    with pytest.raises(RuntimeError, match="boom"):
+        _core.with_hook((A,), HOOK)
+
+
+@pytest.mark.parametrize("args", [
+    ([int], HOOK),        # not a tuple
+    ((int, 3), HOOK),     # not a class
+    ((int,), 3),          # name not a str
+])
+def test_bad_input_is_a_type_error(args):
+    with pytest.raises(TypeError):
+        _core.with_hook(*args)
