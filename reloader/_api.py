@@ -214,8 +214,10 @@ def reload(modules: Union[None, ModuleRef, Iterable[ModuleRef]] = None, *,
         # The new code trees are garbage but for the definitions that took
         # their code: the reaper frees them after this call returns.
         trees = [s.code for s in sources]
+        codes = (None if any(s.fingerprints is None for s in sources)
+                 else sum(len(s.fingerprints) for s in sources))
         del sources
-        _reaper.retire(trees)
+        _reaper.retire(trees, codes)
     _log(report)
     return report
 

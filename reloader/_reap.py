@@ -27,6 +27,7 @@ from typing import Any, Callable, List, Optional
 
 # Budgets in objects touched (_core.reap): about 30-60 ns each from cold memory.
 INLINE = 1024  # what the caller frees: less than starting a thread costs
+PER_CODE = 8  # a code object's own cost, on average (1 + constants + names)
 SLICE = 4096  # per GIL hold of the thread
 PAUSE = 0.0005  # seconds between slices, so that a waiting thread gets the GIL
 
@@ -44,14 +45,18 @@ class Reaper:
         self._stopped = False
         self.busy_s = 0.0  # the thread's CPU time, for the benchmarks
 
-    def retire(self, trees: List[Any]) -> None:
+    def retire(self, trees: List[Any], codes: Optional[int] = None) -> None:
         """Take the items of trees (code objects) and empty it. The caller
-        holds no other reference to them, or they cannot be split."""
+        holds no other reference to them, or they cannot be split. codes:
+        how many code objects the trees hold, if known: a tree that cannot
+        be freed here whole goes to the thread whole (freeing its first
+        INLINE here as well would only add to the caller's wait)."""
         with self._lock:
             self._reap(self._stack, sys.maxsize)  # the last batch's backlog
             self._stack.extend(trees)
             del trees[:]
-            self._reap(self._stack, INLINE, True)
+            if codes is None or codes * PER_CODE <= INLINE:
+                self._reap(self._stack, INLINE, True)
             if not self._stack:
                 self._idle.notify_all()
                 return
