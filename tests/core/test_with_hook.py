@@ -76,3 +76,28 @@ def test_an_error_other_than_attribute_error_propagates():
 def test_bad_input_is_a_type_error(args):
     with pytest.raises(TypeError):
         _core.with_hook(*args)
+
+
+def test_each_failed_allocation_is_a_memory_error_or_the_right_answer():
+    _testcapi = pytest.importorskip("_testcapi")
+    if not hasattr(_testcapi, "set_nomemory"):
+        pytest.skip("this CPython has no allocation-failure hook")
+    Base = type("Base", (), {})
+    Mid = type("Mid", (Base,), {})
+    Leaf = type("Leaf", (Mid,), {HOOK: _hook})
+    Plain = [type("P%d" % i, (), {}) for i in range(3)]
+    classes = (Plain[0], Base, Plain[1], Mid, Plain[2])
+    want = (Base, Mid)
+    outcomes = set()
+    for n in range(1, 40):
+        _testcapi.set_nomemory(n, n + 1)
+        try:
+            got = _core.with_hook(classes, HOOK)
+        except MemoryError:
+            got = None
+        finally:
+            _testcapi.remove_mem_hooks()
+        assert got is None or got == want
+        outcomes.add(got is None)
+    assert outcomes == {True, False}  # both a failure and a full answer
+    del Leaf
