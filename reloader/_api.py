@@ -12,7 +12,7 @@ import threading
 import time
 import types
 from types import MappingProxyType
-from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from . import _config, _core, _reap, _stamps
 from ._errors import ReloadError
@@ -317,6 +317,20 @@ def _one_line(exc: BaseException) -> str:
     return "\\n".join(text.splitlines())
 
 
+def _instance_hook(cls: type) -> Any:
+    """cls's __reload_instance__ as the class defines or inherits it (its
+    MRO's dicts: not a metaclass's attribute, nor a metaclass __getattr__
+    that answers every name), as getattr(cls, ...) gives it; or None."""
+    for k in type.__dict__["__mro__"].__get__(cls):
+        raw = k.__dict__.get("__reload_instance__")
+        if raw is not None:
+            get = getattr(type(raw), "__get__", None)
+            return get(raw, None, cls) if get is not None else raw
+        if "__reload_instance__" in k.__dict__:
+            return None  # set to None: switched off here
+    return None
+
+
 def _run_instance_hooks(classes: Sequence[type]) -> List[str]:
     # the classes that have the hook, or a subclass (in any module) that has it
     hooked = _core.with_hook(tuple(classes), "__reload_instance__")
@@ -325,8 +339,12 @@ def _run_instance_hooks(classes: Sequence[type]) -> List[str]:
     errors: List[str] = []
     _core.enter_reloading()
     try:
+        hooks: Dict[type, Any] = {}
         for obj in _core.find_instances(hooked):
-            hook = getattr(type(obj), "__reload_instance__", None)
+            cls = type(obj)
+            if cls not in hooks:
+                hooks[cls] = _instance_hook(cls)
+            hook = hooks[cls]
             if hook is None:
                 continue
             try:

@@ -215,18 +215,6 @@ rl_weakref_alive(PyObject *ref)
     return o != NULL;
 }
 
-/* getattr(obj, name) without raising AttributeError: 1 and *out (new
- * reference), 0 (no attribute) or -1 + exception. */
-static inline int
-rl_lookup_attr(PyObject *obj, PyObject *name, PyObject **out)
-{
-#if RL_PY313
-    return PyObject_GetOptionalAttr(obj, name, out);
-#else
-    return _PyObject_LookupAttr(obj, name, out);
-#endif
-}
-
 /* co_freevars as a new reference. */
 static inline PyObject *
 rl_code_freevars(PyCodeObject *co)

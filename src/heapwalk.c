@@ -48,8 +48,8 @@ add_with_subclasses(rl_ptrmap *set, PyObject *cls, int depth)
     return rv;
 }
 
-/* Whether cls or a subclass of it, recursively, has a non-None attribute
- * name: 1, 0 or -1. without: the classes whose whole subtree was found to
+/* Whether cls or a subclass of it, recursively, defines or inherits a
+ * non-None attribute name: 1, 0 or -1. without: the classes whose whole subtree was found to
  * have none, so that a class reached again (another batch class's
  * subclass, multiple inheritance) is not looked at twice. */
 static int
@@ -58,22 +58,23 @@ hooked(rl_ptrmap *without, PyObject *cls, PyObject *name, int depth)
     if (depth > 200 || rl_ptrmap_get(without, cls) != NULL) {
         return 0;
     }
-    PyObject *v;
-    int r = rl_lookup_attr(cls, name, &v);
-    if (r != 0) {
-        int has = r > 0 && v != Py_None;
-        Py_XDECREF(v);
-        if (r < 0 || has) {
-            return r < 0 ? -1 : 1;
-        }
-    }
+    /* defined or inherited: the MRO's dicts, as an instance sees it (not
+     * a metaclass attribute, nor a metaclass __getattr__ that answers every
+     * name); a dict lookup of a str, so no user code runs */
     PyTypeObject *t = (PyTypeObject *)cls;
+    PyObject *v = _PyType_Lookup(t, name);  // borrowed
+    if (v != NULL && v != Py_None) {
+        return 1;
+    }
+    int r = 0;
     if ((t->tp_flags & Py_TPFLAGS_HEAPTYPE) && t->tp_subclasses == NULL) {
         /* a class's table of subclasses is made with its first subclass:
          * none ever, no call (most classes of a batch) */
         return rl_ptrmap_put(without, cls, cls);
     }
-    PyObject *subs = PyObject_CallMethod(cls, "__subclasses__", NULL);
+    /* type.__subclasses__(cls): past a metaclass's __getattribute__ */
+    PyObject *subs = PyObject_CallMethod((PyObject *)&PyType_Type, "__subclasses__",
+                                         "O", cls);
     if (subs == NULL) {
         return -1;
     }

@@ -163,8 +163,8 @@ static PyMethodDef core_methods[] = {
     {"find_instances", core_find_instances, METH_O,
      "Live instances of the given classes and their subclasses."},
     {"with_hook", core_with_hook, METH_VARARGS,
-     "with_hook(classes, name): those of the classes (a tuple) that have a "
-     "non-None attribute name, on themselves or on a subclass."},
+     "with_hook(classes, name): those of the classes (a tuple) that define "
+     "or inherit a non-None attribute name, or have a subclass that does."},
     {"compare_code", core_compare_code, METH_VARARGS,
      "(differs, moved) as a reload sees two code objects: behaviour, or "
      "only positions."},

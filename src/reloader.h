@@ -452,8 +452,8 @@ int rl_rewalk_saw_all(const rl_rewalk *r);
 
 /* heapwalk.c */
 PyObject *rl_find_instances(PyObject *classes);  /* new list */
-/* the classes (a tuple of them) that have a non-None attribute name, on
- * themselves or on a subclass: a new tuple */
+/* the classes (a tuple of them) that define or inherit a non-None
+ * attribute name, or have a subclass that does: a new tuple */
 PyObject *rl_with_hook(PyObject *classes, PyObject *name);
 /* Functions whose __globals__ is one of dicts (new list). */
 PyObject *rl_find_functions_with_globals(PyObject *dicts);

@@ -206,6 +206,43 @@ def test_instance_hook_only_where_the_class_has_it(mods):
     del base, sub
 
 
+def test_instance_hook_is_what_the_class_defines_or_inherits(mods):
+    # a metaclass __getattr__ that answers every name (a lazy config) gives
+    # the class no hook; a staticmethod hook is called as getattr gives it
+    m = mods.module("m", """
+        class Lazy(type):
+            def __getattr__(cls, name):
+                return True
+
+        class Cfg(metaclass=Lazy):
+            pass
+
+        class Static:
+            pass
+    """)
+    cfg, st = m.Cfg(), m.Static()
+    mods.update("m", """
+        SEEN = []
+
+        class Lazy(type):
+            def __getattr__(cls, name):
+                return True
+
+        class Cfg(metaclass=Lazy):
+            pass
+
+        class Static:
+            @staticmethod
+            def __reload_instance__(obj):
+                SEEN.append(obj)
+    """)
+    assert m.SEEN == [st]
+    r = reloader.reload([m])  # the same source: the hooks run again
+    assert r.errors == ()
+    assert len(m.SEEN) == 2 and m.SEEN[1] is st
+    del cfg
+
+
 def test_instance_hook_of_a_subclass_in_another_module(mods):
     mods.write({
         "base.py": "class Unit:\n    def speed(self):\n        return 1\n",

@@ -48,24 +48,28 @@ def test_a_dead_subclass_does_not_count():
     assert _core.with_hook((Base,), HOOK) == ()
 
 
-def test_the_metaclass_is_looked_up_as_getattr_does():
+def test_only_what_the_class_defines_or_inherits_counts():
+    # a metaclass attribute, or a metaclass __getattr__ that answers every
+    # name (a lazy config), is not a hook the instances have
     class Meta(type):
         __reload_instance__ = _hook
 
-    A = Meta("A", (), {})
-    assert _core.with_hook((A,), HOOK) == (A,)
+    class Lazy(type):
+        def __getattr__(cls, name):
+            return True
 
-
-def test_an_error_other_than_attribute_error_propagates():
-    class Meta(type):
+    class Loud(type):
         def __getattribute__(cls, name):
-            if name == HOOK:
-                raise RuntimeError("boom")
-            return super().__getattribute__(name)
+            raise RuntimeError("no code of the class may run here")
 
-    A = Meta("A", (), {})
-    with pytest.raises(RuntimeError, match="boom"):
-        _core.with_hook((A,), HOOK)
+    A, B, C = Meta("A", (), {}), Lazy("B", (), {}), Loud("C", (), {})
+    assert _core.with_hook((A, B, C), HOOK) == ()
+    D = Loud("D", (), {HOOK: _hook})
+    assert _core.with_hook((D,), HOOK) == (D,)
+    E = Loud("E", (), {})
+    F = Loud("F", (E,), {HOOK: _hook})  # found through type.__subclasses__
+    assert _core.with_hook((E,), HOOK) == (E,)
+    del F
 
 
 @pytest.mark.parametrize("args", [
