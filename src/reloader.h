@@ -236,6 +236,8 @@ typedef struct rl_txn {
     rl_ptrmap code_parents; /* new code -> the code that defines it */
     int have_parents;
     PyObject *post;      /* list: callables to run after the commit */
+    PyObject *hook_snap; /* list of (class or function, copy of its dict)
+                          * before a commit with hooks, or NULL */
     PyObject *handed;    /* list: paired new functions that are not methods:
                           * what module code may hand out (followers) */
     PyObject *fresh;     /* list: names, then modules, first imported by the

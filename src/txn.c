@@ -814,6 +814,7 @@ txn_release_all(rl_txn *txn)
         unshadow_fresh(txn);
     }
     Py_CLEAR(txn->fresh);
+    Py_CLEAR(txn->hook_snap);
     for (Py_ssize_t i = 0; i < txn->nswaps; i++) {
         swap_clear(&txn->swaps[i]);
     }
@@ -884,6 +885,7 @@ Txn_dealloc(rl_txn *txn)
     Py_XDECREF(txn->failed);
     Py_XDECREF(txn->failure);
     Py_XDECREF(txn->created);
+    Py_XDECREF(txn->hook_snap);
     Py_XDECREF(txn->classes);
     Py_XDECREF(txn->post);
     Py_XDECREF(txn->fresh);
@@ -907,6 +909,7 @@ Txn_traverse(rl_txn *txn, visitproc visit, void *arg)
         Py_VISIT(txn->entries[i].shadow);
     }
     Py_VISIT(txn->created);
+    Py_VISIT(txn->hook_snap);
     Py_VISIT(txn->classes);
     Py_VISIT(txn->fresh);
     Py_VISIT(txn->handed);
@@ -1582,6 +1585,94 @@ error:
 
 /* commit, rollback, release **********************************************/
 
+/* Append (obj, a copy of its dict) to list; a function without a dict
+ * gets an empty one. 0 or -1. */
+static int
+snap_one(PyObject *list, PyObject *obj)
+{
+    PyObject *d = PyType_Check(obj) ? ((PyTypeObject *)obj)->tp_dict
+                                    : ((PyFunctionObject *)obj)->func_dict;
+    PyObject *copy = d != NULL ? PyDict_Copy(d) : PyDict_New();
+    PyObject *item = copy != NULL ? PyTuple_Pack(2, obj, copy) : NULL;
+    int r = item != NULL ? PyList_Append(list, item) : -1;
+    Py_XDECREF(copy);
+    Py_XDECREF(item);
+    return r;
+}
+
+/* Before a commit whose hooks run module code: the dicts of the batch's
+ * kept classes and of its modules' functions and methods, which a hook may
+ * change in place (Cls.level = 50, f.tag = 1), where the swaps and the
+ * module snapshots do not look. A rollback puts them back. */
+static PyObject *
+snapshot_definitions(rl_txn *txn)
+{
+    PyObject *list = PyList_New(0);
+    for (Py_ssize_t i = 0; list != NULL && i < PyList_GET_SIZE(txn->classes); i++) {
+        PyObject *c = PyList_GET_ITEM(txn->classes, i), *k, *v;
+        Py_ssize_t pos = 0;
+        if (snap_one(list, c) < 0) {
+            Py_CLEAR(list);
+            break;
+        }
+        while (PyDict_Next(((PyTypeObject *)c)->tp_dict, &pos, &k, &v)) {
+            if (PyFunction_Check(v) && snap_one(list, v) < 0) {
+                Py_CLEAR(list);
+                break;
+            }
+        }
+    }
+    for (Py_ssize_t i = 0; list != NULL && i < txn->n; i++) {
+        PyObject *d = PyModule_GetDict(txn->entries[i].module), *k, *v;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(d, &pos, &k, &v)) {
+            PyObject *home = PyFunction_Check(v) ? rl_module_of(v) : NULL;
+            if (home != NULL && PyUnicode_Compare(home, txn->entries[i].name) == 0
+                && snap_one(list, v) < 0) {
+                Py_CLEAR(list);
+                break;
+            }
+        }
+    }
+    return list;
+}
+
+/* Make obj's dict hold exactly what snap holds again (rollback after hooks):
+ * a class through type's own setter (it updates the slots and the caches),
+ * a function's dict directly. */
+static void
+restore_dict(PyObject *obj, PyObject *snap)
+{
+    int cls = PyType_Check(obj);
+    PyObject *d = cls ? ((PyTypeObject *)obj)->tp_dict
+                      : ((PyFunctionObject *)obj)->func_dict;
+    PyObject *keys = d != NULL ? PyDict_Keys(d) : NULL, *k, *v;
+    Py_ssize_t pos = 0;
+    for (Py_ssize_t j = 0; keys != NULL && j < PyList_GET_SIZE(keys); j++) {
+        k = PyList_GET_ITEM(keys, j);
+        if (PyDict_Contains(snap, k) != 0) {
+            continue;
+        }
+        int r = cls ? PyType_Type.tp_setattro(obj, k, NULL) : PyDict_DelItem(d, k);
+        if (r < 0) {
+            PyErr_WriteUnraisable(obj);
+        }
+    }
+    Py_XDECREF(keys);
+    PyErr_Clear();
+    while (PyDict_Next(snap, &pos, &k, &v)) {
+        d = cls ? ((PyTypeObject *)obj)->tp_dict : ((PyFunctionObject *)obj)->func_dict;
+        if (d != NULL && PyDict_GetItemWithError(d, k) == v) {
+            continue;
+        }
+        int r = cls ? PyType_Type.tp_setattro(obj, k, v) : PyObject_SetAttr(obj, k, v);
+        if (r < 0) {
+            PyErr_WriteUnraisable(obj);
+        }
+    }
+    PyErr_Clear();
+}
+
 static PyObject *
 Txn_commit(rl_txn *txn, PyObject *args)
 {
@@ -1597,6 +1688,12 @@ Txn_commit(rl_txn *txn, PyObject *args)
         rl_entry *e = &txn->entries[i];
         e->snapshot = PyDict_Copy(PyModule_GetDict(e->module));
         if (e->snapshot == NULL) {
+            return NULL;
+        }
+    }
+    if (snapshot) {
+        Py_XSETREF(txn->hook_snap, snapshot_definitions(txn));
+        if (txn->hook_snap == NULL) {
             return NULL;
         }
     }
@@ -1660,6 +1757,10 @@ Txn_rollback(rl_txn *txn, PyObject *Py_UNUSED(ignored))
             }
         }
         PyErr_Clear();
+    }
+    for (Py_ssize_t i = 0; txn->hook_snap && i < PyList_GET_SIZE(txn->hook_snap); i++) {
+        PyObject *item = PyList_GET_ITEM(txn->hook_snap, i);
+        restore_dict(PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1));
     }
     if (was) {
         PyGC_Enable();

@@ -139,6 +139,59 @@ def test_module_hook_raising_undoes_the_whole_batch(mods, probe, snapshot):
     assert not hasattr(a, "MIGRATED") and not hasattr(a, "__reload__")
 
 
+def test_module_hook_raising_undoes_what_hooks_did_to_classes_and_functions(mods, snapshot):
+    # hooks that ran before the failing one changed kept classes and
+    # functions in place, where no swap of the batch looks
+    mods.write({
+        "a.py": "class P:\n    level = 1\n\n    def hit(self):\n        return 1\n\n"
+                "def f():\n    return 1\n",
+        "b.py": "def g():\n    return 1\n",
+    })
+    a, b = mods.imp("a"), mods.imp("b")
+    P, hit, f, g = a.P, a.P.hit, a.f, b.g
+    sa, sb = snapshot(a), snapshot(b)
+    mods.write({
+        "a.py": """
+            class P:
+                level = 1
+
+                def hit(self):
+                    return 2
+
+            def f():
+                return 2
+
+            def __reload__(old):
+                P.level = 50
+                P.added_by_hook = True
+                P.hit.tag = "hook"
+                f.hooked = True
+        """,
+        "b.py": """
+            import $a
+
+            def g():
+                return 2
+
+            def __reload__(old):
+                g.hooked = True
+                $a.P.also = 1
+                raise RuntimeError("migration failed")
+        """,
+    })
+    mods.fail(["a", "b"])
+    sa.assert_same()
+    sb.assert_same()
+    assert a.P is P and P.level == 1 and not hasattr(P, "added_by_hook")
+    assert not hasattr(P, "also") and not hasattr(hit, "tag")
+    assert not hasattr(f, "hooked") and not hasattr(g, "hooked")
+    assert P().hit() == 1 and f() == 1 and g() == 1
+    mods.write({"b.py": "import $a\n\ndef g():\n    return 3\n"})
+    mods.reload(["a", "b"])  # the fixed batch applies, a's hook included
+    assert P.level == 50 and P.added_by_hook and P().hit() == 2 and g() == 3
+    assert a.P is P and b.g is g and hit.tag == "hook"
+
+
 # __reload_instance__ --------------------------------------------------------------------
 
 
