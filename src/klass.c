@@ -451,13 +451,46 @@ keep_held(rl_txn *txn, PyObject *ov, PyObject *nv, PyObject *attr,
     return rv;
 }
 
+/* The one function a method member is made of (new reference), or NULL:
+ * the function itself, the __func__ of a classmethod or staticmethod, the
+ * getter of a property. */
+static PyObject *
+sole_func(PyObject *v, int kind)
+{
+    if (kind == M_FUNC) {
+        return Py_NewRef(v);
+    }
+    if (kind == M_PROPERTY) {
+        return member_func(v, rl_st.str_fget);
+    }
+    if (kind == M_CLASSMETHOD || kind == M_STATICMETHOD) {
+        return member_func(v, inner_attr(kind));
+    }
+    return NULL;
+}
+
 /* Pair one member of class pair idx, bound under key. */
 static int
 pair_member(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, PyObject *key,
             PyObject *ov, PyObject *nv, Py_ssize_t idx)
 {
     int kind = member_kind(nv);
-    if (kind != member_kind(ov) || kind == M_OTHER) {
+    if (kind != member_kind(ov)) {
+        /* a method whose wrapper changed (plain -> property, classmethod
+         * -> staticmethod): the function inside is still the definition;
+         * the stage wraps the kept one in the new wrapper */
+        PyObject *of = sole_func(ov, member_kind(ov)), *nf = sole_func(nv, kind);
+        int rv = 0;
+        if (of != NULL && nf != NULL && of != nf && rl_defs_match(of, nf)) {
+            /* by qualified name only: staticmethod(helper) under the old
+             * method's name is another definition */
+            rv = rl_pair(txn, of, nf, NULL, key, idx);
+        }
+        Py_XDECREF(of);
+        Py_XDECREF(nf);
+        return rv;
+    }
+    if (kind == M_OTHER) {
         return 0;
     }
     switch (kind) {
@@ -1119,6 +1152,47 @@ done:
     return out;
 }
 
+/* Whether the function inside ov and the one inside nv, members of
+ * different kinds, were paired (pair_member): the method stays, rewrapped. */
+static int
+rewrapped_kept(rl_txn *txn, PyObject *ov, PyObject *nv)
+{
+    PyObject *of = sole_func(ov, member_kind(ov));
+    PyObject *nf = sole_func(nv, member_kind(nv));
+    int kept = of != NULL && nf != NULL && rl_map_lookup(txn, nf) == of;
+    Py_XDECREF(of);
+    Py_XDECREF(nf);
+    return kept;
+}
+
+/* A new classmethod or staticmethod over the kept function (new ref). */
+static PyObject *
+rewrap(rl_txn *txn, PyObject *nv, int kind)
+{
+    PyObject *nf = sole_func(nv, kind);
+    PyObject *kept = nf != NULL ? rl_map_value(txn, nf) : NULL;
+    PyObject *out = kept != NULL
+                    ? PyObject_CallOneArg((PyObject *)Py_TYPE(nv), kept) : NULL;
+    Py_XDECREF(nf);
+    Py_XDECREF(kept);
+    return out;
+}
+
+/* A method whose wrapper changed is listed as updated, once: through its
+ * function's pair when that changed too, here when only the wrapper did. */
+static int
+report_rewrapped(rl_txn *txn, Py_ssize_t idx, PyObject *key, PyObject *nv,
+                 int kind)
+{
+    PyObject *nf = sole_func(nv, kind);
+    int paired = 0;
+    for (Py_ssize_t i = 0; nf != NULL && i < txn->npairs && !paired; i++) {
+        paired = txn->pairs[i].new == nf;
+    }
+    Py_XDECREF(nf);
+    return paired ? 0 : add_path(txn->updated, txn, idx, key);
+}
+
 /* The __class__ cell the new class body made (borrowed), or NULL: methods
  * using super() or __class__ share it, and it points at the throwaway
  * class. Added methods keep using it, so it must point at the kept one. */
@@ -1248,6 +1322,12 @@ rl_stage_new_object(rl_txn *txn, PyObject *v)
         Py_DECREF(bases);
         return r < 0 ? -1 : stage_added_class_dict(txn, t);
     }
+    int kind = member_kind(v);
+    if (kind == M_PROPERTY || kind == M_CLASSMETHOD || kind == M_STATICMETHOD) {
+        /* a method the class gains in a wrapper: its function's cells and
+         * defaults name the kept classes (a class decorator's closure) */
+        return fixup_member(txn, v);
+    }
     if (PyDict_CheckExact(v)) {
         PyObject *k, *x;
         Py_ssize_t pos = 0;
@@ -1355,11 +1435,20 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
                            || descriptor_kept(txn, ov, nv))) {
             continue;  /* kept object, patched in place */
         }
-        if (ov != NULL && member_kind(nv) == M_PROPERTY
-            && member_kind(ov) == M_PROPERTY) {
+        int nkind = member_kind(nv), okind = ov != NULL ? member_kind(ov) : M_OTHER;
+        int rewrapped = 0;
+        if (ov != NULL && nkind == M_PROPERTY
+            && (okind == M_PROPERTY || (rewrapped = rewrapped_kept(txn, ov, nv)))) {
             target = remap_property(txn, nv);
         }
+        else if (ov != NULL && nkind != okind && (nkind == M_CLASSMETHOD
+                                                 || nkind == M_STATICMETHOD)
+                 && (rewrapped = rewrapped_kept(txn, ov, nv))) {
+            target = rewrap(txn, nv, nkind);
+        }
         else {
+            rewrapped = ov != NULL && nkind == M_FUNC && nkind != okind
+                        && rewrapped_kept(txn, ov, nv);
             target = rl_map_value(txn, nv);
         }
         if (target == NULL) {
@@ -1421,6 +1510,12 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
         }
         else {
             *changed = 1;  /* a definition replaced by another */
+            if (nkind != okind
+                && (rewrapped ? report_rewrapped(txn, idx, key, nv, nkind)
+                              : (add_path(txn->removed, txn, idx, key) < 0
+                                 || add_path(txn->added, txn, idx, key) < 0)) < 0) {
+                goto done;
+            }
         }
         if (rl_stage_new_object(txn, target) < 0
             || rl_txn_add(txn, RL_SWAP_TYPEATTR, oldobj, key, target) == NULL) {

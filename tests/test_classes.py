@@ -149,6 +149,91 @@ def test_classmethod_and_staticmethod(mods):
     assert {mods.n("m.Unit.make"), mods.n("m.Unit.norm")} <= set(r.updated)
 
 
+def test_method_whose_wrapper_changes_keeps_its_function(mods):
+    m = mods.module("m", """
+        class A:
+            def tool(self):
+                return "m1"
+
+            @classmethod
+            def c(cls):
+                return 1
+
+            @property
+            def p(self):
+                return 1
+
+            def same(self):
+                return "s"
+
+            def alias(self):
+                return "a"
+    """)
+    A, a = m.A, m.A()
+    tool, c, p, same = (A.__dict__["tool"], A.__dict__["c"].__func__,
+                        A.__dict__["p"].fget, A.__dict__["same"])
+    mods.write({"m.py": """
+        def helper():
+            return "h"
+
+        class A:
+            @property
+            def tool(self):
+                return "p2"
+
+            @staticmethod
+            def c():
+                return 2
+
+            def p(self):
+                return 2
+
+            @staticmethod
+            def same():
+                return "s"
+
+            alias = staticmethod(helper)
+    """})
+    r = mods.reload(["m"])
+    assert m.A is A and a.tool == "p2" and A.c() == 2 and a.p() == 2
+    assert A.same() == "s" and A.alias() == "h"
+    # the functions are the kept ones, rewrapped: old references run the new code
+    assert A.__dict__["tool"].fget is tool and tool(a) == "p2"
+    assert A.__dict__["c"].__func__ is c and c() == 2
+    assert A.__dict__["p"] is p and p(a) == 2
+    assert A.__dict__["same"].__func__ is same
+    n = mods.n("m")
+    for name in ("tool", "c", "p", "same"):
+        assert r.updated.count("%s.A.%s" % (n, name)) == 1, r.updated
+    # not the same definition inside: a name that changes kind
+    assert "%s.A.alias" % n in r.removed and "%s.A.alias" % n in r.added, (r.updated, r.added)
+
+
+def test_wrapped_method_a_class_decorator_adds_names_the_kept_class(mods):
+    # what warnings.deprecated does to __new__: a staticmethod over a closure
+    # of the class, whose function claims no module (functools.wraps of a
+    # builtin leaves __module__ None), so it pairs with nothing
+    src = """
+        def deco(cls):
+            def make():
+                return ("%s", cls)
+            make.__module__ = None
+            cls.make = staticmethod(make)
+            cls.build = classmethod(lambda k: (k, cls))
+            return cls
+
+        @deco
+        class A:
+            pass
+    """
+    m = mods.module("m", src % "v1")
+    A = m.A
+    mods.write({"m.py": src % "v2"})
+    mods.reload(["m"])
+    assert m.A is A and A.make() == ("v2", A)
+    assert A.build() == (A, A)
+
+
 def test_property_getter_changes_and_setter_added(mods):
     m = mods.module("m", """
         class Box:
