@@ -215,6 +215,20 @@ rl_weakref_alive(PyObject *ref)
     return o != NULL;
 }
 
+/* A function's __type_params__ field (PEP 695, 3.12+; NULL before): a
+ * tuple or NULL. The setter only checks the type, so a raw write is
+ * what it does. */
+static inline PyObject **
+rl_func_typeparams(PyFunctionObject *f)
+{
+#if RL_PY312
+    return &f->func_typeparams;
+#else
+    (void)f;
+    return NULL;
+#endif
+}
+
 /* co_freevars as a new reference. */
 static inline PyObject *
 rl_code_freevars(PyCodeObject *co)

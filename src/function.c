@@ -529,7 +529,9 @@ rl_function_unchanged(rl_txn *txn, PyObject *oldobj, PyObject *newobj)
             && !(PyDict_Check(old->func_annotations)
                  && PyDict_GET_SIZE(old->func_annotations) == 0))
         || !plain_same_defaults(new->func_defaults, old->func_defaults)
-        || !rl_same_value(new->func_doc, old->func_doc)) {
+        || !rl_same_value(new->func_doc, old->func_doc)
+        || (rl_func_typeparams(new) != NULL
+            && (*rl_func_typeparams(new) != NULL || *rl_func_typeparams(old) != NULL))) {
         return 0;
     }
     const rl_fp *nfp = rl_fp_offered(txn->cur_fps, new->func_code);
@@ -551,6 +553,26 @@ rl_function_unchanged(rl_txn *txn, PyObject *oldobj, PyObject *newobj)
     return 1;
 }
 
+
+/* Whether two __type_params__ tuples (or NULL) name the same parameters,
+ * in order. */
+static int
+same_param_names(PyObject *a, PyObject *b)
+{
+    Py_ssize_t na = a != NULL ? PyTuple_GET_SIZE(a) : 0;
+    Py_ssize_t nb = b != NULL ? PyTuple_GET_SIZE(b) : 0;
+    int same = na == nb;
+    for (Py_ssize_t i = 0; same && i < na; i++) {
+        PyObject *x = PyObject_GetAttr(PyTuple_GET_ITEM(a, i), rl_st.str_name);
+        PyObject *y = x != NULL ? PyObject_GetAttr(PyTuple_GET_ITEM(b, i), rl_st.str_name)
+                                : NULL;
+        same = y != NULL && rl_same_value(x, y);
+        Py_XDECREF(x);
+        Py_XDECREF(y);
+    }
+    PyErr_Clear();  /* unreadable names count as changed */
+    return same;
+}
 
 int
 rl_function_stage(rl_txn *txn, PyObject *oldobj, PyObject *newobj,
@@ -660,6 +682,19 @@ rl_function_stage(rl_txn *txn, PyObject *oldobj, PyObject *newobj,
         mask |= 1u << RL_F_DOC;
         if (!differs) {
             differs = (new->func_doc != Py_None || old->func_doc != Py_None);
+        }
+    }
+    {
+        /* PEP 695: the new def made new type variables; the annotations
+         * above name them, so the function takes them (listed when their
+         * names changed) */
+        PyObject **ot = rl_func_typeparams(old), **nt = rl_func_typeparams(new);
+        if (ot != NULL && (*ot != NULL || *nt != NULL) && *ot != *nt) {
+            val[RL_F_TYPEPARAMS] = Py_XNewRef(*nt);
+            mask |= 1u << RL_F_TYPEPARAMS;
+            if (!differs) {
+                differs = !same_param_names(*ot, *nt);
+            }
         }
     }
     if (stage_func_dict(txn, oldobj, newobj, &cells) < 0) {

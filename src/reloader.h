@@ -90,6 +90,7 @@ enum {
     RL_F_KWDEFAULTS,
     RL_F_ANNOTATIONS,
     RL_F_DOC,
+    RL_F_TYPEPARAMS,  /* __type_params__ (3.12+) */
     RL_F_COUNT
 };
 

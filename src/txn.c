@@ -65,6 +65,8 @@ apply_func(rl_swap *s, int undo)
         s->old[RL_F_KWDEFAULTS] = Py_XNewRef(f->func_kwdefaults);
         s->old[RL_F_ANNOTATIONS] = Py_XNewRef(f->func_annotations);
         s->old[RL_F_DOC] = Py_XNewRef(f->func_doc);
+        PyObject **tp = rl_func_typeparams(f);
+        s->old[RL_F_TYPEPARAMS] = tp != NULL ? Py_XNewRef(*tp) : NULL;
     }
     if ((m & (1u << RL_F_DEFAULTS))
         && PyFunction_SetDefaults((PyObject *)f, v[RL_F_DEFAULTS]
@@ -87,6 +89,9 @@ apply_func(rl_swap *s, int undo)
         && PyObject_SetAttr((PyObject *)f, rl_st.str_doc,
                             v[RL_F_DOC] ? v[RL_F_DOC] : Py_None) < 0) {
         return -1;
+    }
+    if ((m & (1u << RL_F_TYPEPARAMS)) && rl_func_typeparams(f) != NULL) {
+        set_field(rl_func_typeparams(f), v[RL_F_TYPEPARAMS]);
     }
     if (m & ((1u << RL_F_CODE) | (1u << RL_F_CLOSURE))) {
         /* Raw write: code and closure must change together. The __code__

@@ -1,6 +1,7 @@
 """SPEC §2.1-2.2: functions keep their identity and run the new source."""
 
 import asyncio
+import sys
 
 import pytest
 
@@ -1057,3 +1058,31 @@ def test_kept_data_functions_of_other_modules_and_runtime_changes_stay(mods):
     mods.update("m", src % "v2")
     assert m.TABLE is table and table["own"] is own and own() == "v2"
     assert table["swapped"] is other and table["lib"]() == "lib"
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="PEP 695 syntax")
+def test_generic_function_takes_the_new_type_parameters(mods):
+    m = mods.module("m", """
+        def pick[T](xs: list[T]) -> T:
+            return xs[0]
+
+        def same[T](x: T) -> T:
+            return x
+    """)
+    pick, same = m.pick, m.same
+    mods.write({"m.py": """
+        def pick[K, D](xs: list[K], default: D = None) -> K | D:
+            return (K.__name__ + D.__name__, xs[0] if xs else default)
+
+        def same[T](x: T) -> T:
+            return x
+    """})
+    r = mods.reload(["m"])
+    assert m.pick is pick and pick([], 5) == ("KD", 5)
+    assert [p.__name__ for p in pick.__type_params__] == ["K", "D"]
+    # the annotations and the parameters are the same new objects
+    assert pick.__annotations__["default"] is pick.__type_params__[1]
+    assert m.same is same and [p.__name__ for p in same.__type_params__] == ["T"]
+    assert same.__annotations__["x"] is same.__type_params__[0]
+    n = mods.n("m")
+    assert "%s.pick" % n in r.updated and "%s.same" % n not in r.updated
