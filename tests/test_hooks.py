@@ -259,36 +259,29 @@ def test_instance_hook_only_where_the_class_has_it(mods):
     del base, sub
 
 
+LAZY = """
+class Lazy(type):
+    def __getattr__(cls, name):
+        return True
+
+class Cfg(metaclass=Lazy):
+    pass
+"""
+
+
 def test_instance_hook_is_what_the_class_defines_or_inherits(mods):
     # a metaclass __getattr__ that answers every name (a lazy config) gives
     # the class no hook; a staticmethod hook is called as getattr gives it
-    m = mods.module("m", """
-        class Lazy(type):
-            def __getattr__(cls, name):
-                return True
-
-        class Cfg(metaclass=Lazy):
-            pass
-
-        class Static:
-            pass
-    """)
+    m = mods.module("m", LAZY + "\nclass Static:\n    pass\n")
     cfg, st = m.Cfg(), m.Static()
-    mods.update("m", """
-        SEEN = []
+    mods.update("m", LAZY + """
+SEEN = []
 
-        class Lazy(type):
-            def __getattr__(cls, name):
-                return True
-
-        class Cfg(metaclass=Lazy):
-            pass
-
-        class Static:
-            @staticmethod
-            def __reload_instance__(obj):
-                SEEN.append(obj)
-    """)
+class Static:
+    @staticmethod
+    def __reload_instance__(obj):
+        SEEN.append(obj)
+""")
     assert m.SEEN == [st]
     r = reloader.reload([m])  # the same source: the hooks run again
     assert r.errors == ()

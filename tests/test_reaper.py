@@ -80,18 +80,19 @@ def test_a_small_tree_is_freed_by_the_caller_without_a_thread():
     assert all(ref() is None for ref in refs)
 
 
-def count_codes(code):
-    return len(code_refs(code))
+def fresh_tree(n):
+    """A reaper that starts no thread until told to, and a tree of n
+    functions: (starts, reaper, [tree], weak references to its code)."""
+    starts = Starts()
+    trees = [compile(big_source(n, 0), "/reap/t%d.py" % n, "exec")]
+    return starts, _reap.Reaper(_core.reap, starts), trees, code_refs(trees[0])
 
 
 def test_a_tree_known_to_be_large_goes_to_the_thread_whole():
     # 300 functions: the module code alone fits INLINE, so without the count
     # the caller would free a part of the tree before starting the thread
-    starts = Starts()
-    r = _reap.Reaper(_core.reap, starts)
-    trees = [compile(big_source(300, 0), "/reap/mid.py", "exec")]
-    refs = code_refs(trees[0])
-    r.retire(trees, count_codes(trees[0]))
+    starts, r, trees, refs = fresh_tree(300)
+    r.retire(trees, len(refs))
     gc.collect()
     assert len(starts.calls) == 1 and all(ref() is not None for ref in refs)
     starts.run()
@@ -100,10 +101,7 @@ def test_a_tree_known_to_be_large_goes_to_the_thread_whole():
 
 
 def test_without_the_count_the_caller_frees_what_fits():
-    starts = Starts()
-    r = _reap.Reaper(_core.reap, starts)
-    trees = [compile(big_source(300, 0), "/reap/mid.py", "exec")]
-    refs = code_refs(trees[0])
+    starts, r, trees, refs = fresh_tree(300)
     r.retire(trees)
     gc.collect()
     assert len(starts.calls) == 1 and refs[0]() is None  # split here
@@ -111,11 +109,8 @@ def test_without_the_count_the_caller_frees_what_fits():
 
 
 def test_a_tree_known_to_be_small_is_freed_by_the_caller():
-    starts = Starts()
-    r = _reap.Reaper(_core.reap, starts)
-    trees = [compile(big_source(20, 0), "/reap/small.py", "exec")]
-    refs = code_refs(trees[0])
-    r.retire(trees, count_codes(trees[0]))
+    starts, r, trees, refs = fresh_tree(20)
+    r.retire(trees, len(refs))
     gc.collect()
     assert starts.calls == [] and all(ref() is None for ref in refs)
 
