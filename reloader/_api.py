@@ -321,14 +321,19 @@ def _instance_hook(cls: type) -> Any:
     """cls's __reload_instance__ as the class defines or inherits it (its
     MRO's dicts: not a metaclass's attribute, nor a metaclass __getattr__
     that answers every name), as getattr(cls, ...) gives it; or None."""
-    for k in type.__dict__["__mro__"].__get__(cls):
-        raw = k.__dict__.get("__reload_instance__")
+    for k in _TYPE_MRO.__get__(cls):
+        ns = _TYPE_DICT.__get__(k)  # past a metaclass's __getattribute__
+        raw = ns.get("__reload_instance__")
         if raw is not None:
             get = getattr(type(raw), "__get__", None)
             return get(raw, None, cls) if get is not None else raw
-        if "__reload_instance__" in k.__dict__:
+        if "__reload_instance__" in ns:
             return None  # set to None: switched off here
     return None
+
+
+_TYPE_MRO = type.__dict__["__mro__"]
+_TYPE_DICT = type.__dict__["__dict__"]
 
 
 def _run_instance_hooks(classes: Sequence[type]) -> List[str]:

@@ -289,6 +289,34 @@ class Static:
     del cfg
 
 
+def test_instance_hook_found_past_a_metaclass_that_refuses_reads(mods):
+    m = mods.module("m", """
+        class Loud(type):
+            def __getattribute__(cls, name):
+                if name in ("__dict__", "__mro__", "__reload_instance__"):
+                    raise RuntimeError("no attribute reads here")
+                return super().__getattribute__(name)
+
+        class K(metaclass=Loud):
+            pass
+    """)
+    k = m.K()
+    mods.update("m", """
+        SEEN = []
+
+        class Loud(type):
+            def __getattribute__(cls, name):
+                if name in ("__dict__", "__mro__", "__reload_instance__"):
+                    raise RuntimeError("no attribute reads here")
+                return super().__getattribute__(name)
+
+        class K(metaclass=Loud):
+            def __reload_instance__(self):
+                SEEN.append(self)
+    """)
+    assert m.SEEN == [k]
+
+
 def test_instance_hook_of_a_subclass_in_another_module(mods):
     mods.write({
         "base.py": "class Unit:\n    def speed(self):\n        return 1\n",
