@@ -137,7 +137,13 @@ def _submodules(name: str) -> List[Tuple[str, types.ModuleType]]:
     return out  # type: ignore[return-value]
 
 
-def _compile(name: str, module: types.ModuleType) -> _Source:
+class _Stale(Exception):
+    """A file no longer holds the content a caller expected (its digest): a
+    save is under way. Nothing ran; the caller waits for the next edit."""
+
+
+def _compile(name: str, module: types.ModuleType,
+             expect: Optional[bytes] = None) -> _Source:
     path = _config.source_path(module)
     if path is None:  # checked before, but the module may have changed
         raise ReloadError("module %s has no Python source" % name, module=name)
@@ -148,10 +154,13 @@ def _compile(name: str, module: types.ModuleType) -> _Source:
         raise ReloadError("cannot read the source of %s: %s" % (name, exc),
                           module=name) from exc
     hit = _code_cache.pop(path, None)
-    if hit is not None and hit[2] is not None and hit[2] == data:
-        # the very bytes it was compiled from: no need to hash them again
-        return _Source(name, module, path, hit[1], hit[0], hit[3])
-    digest = _stamps.digest(data)
+    # the very bytes it was compiled from: no need to hash them again
+    exact = hit is not None and hit[2] is not None and hit[2] == data
+    digest = hit[0] if exact else _stamps.digest(data)  # type: ignore[index]
+    if expect is not None and digest != expect:
+        if hit is not None:
+            _code_cache[path] = hit  # still good for the content expected
+        raise _Stale(name)
     if hit is not None and hit[0] == digest:
         return _Source(name, module, path, hit[1], digest, hit[3])
     try:
@@ -192,6 +201,13 @@ def precompiled(path: str, digest: bytes, code: types.CodeType,
 def reload(modules: Union[None, ModuleRef, Iterable[ModuleRef]] = None, *,
            recursive: bool = False, strict: bool = False) -> Report:
     """Apply one batch; see the README. Raises ReloadError if nothing was applied."""
+    return _reload(modules, recursive, strict)
+
+
+def _reload(modules: Union[None, ModuleRef, Iterable[ModuleRef]], recursive: bool,
+            strict: bool, expect: Optional[Dict[str, bytes]] = None) -> Report:
+    """reload(); with expect (module name -> digest), _Stale when a module's
+    file no longer holds that content, before anything ran."""
     started = time.perf_counter()
     if _core.reloading():
         # module code or a hook of a running batch: its modules are out of
@@ -201,7 +217,8 @@ def reload(modules: Union[None, ModuleRef, Iterable[ModuleRef]] = None, *,
     with _batch_lock:
         try:
             batch = _collect(modules, bool(recursive))
-            sources = [_compile(name, module) for name, module in batch]
+            sources = [_compile(name, module, (expect or {}).get(name))
+                       for name, module in batch]
         except ReloadError as exc:
             # refused before anything ran: the report of an empty attempt
             exc.report = Report(duration=time.perf_counter() - started)

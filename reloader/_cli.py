@@ -17,6 +17,7 @@ import argparse
 import builtins
 import io
 import logging
+import math
 import os
 import sys
 import threading
@@ -84,7 +85,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if options.command != "run":
         parser.print_usage(sys.stderr)
         return 2
-    if not options.interval > 0:
+    if not (options.interval > 0 and math.isfinite(options.interval)):
         parser.error("--interval must be a positive number of seconds")
     if not os.path.isfile(options.script):
         parser.error("can't open file %r: no such file" % options.script)
@@ -108,8 +109,16 @@ def run_script(script: str, args: List[str], interval: float) -> int:
     pump = _MainThreadPump(watcher, _show)
     try:
         _exec_main(path)
-    except Exception as exc:
-        _print_from(exc, path)
+    except SystemExit:
+        raise  # the script's exit status, as with `python SCRIPT`
+    except BaseException as exc:
+        _uncaught(exc, path)
+        if isinstance(exc, KeyboardInterrupt):
+            # Python itself ends the process as killed by SIGINT (status
+            # 130), after the atexit handlers: let it, without printing the
+            # traceback a second time
+            sys.excepthook = lambda *args: None
+            raise KeyboardInterrupt from None
         return 1
     finally:
         pump.close()
@@ -129,14 +138,18 @@ def _exec_main(path: str) -> None:
     exec(code, main.__dict__)
 
 
-def _print_from(exc: BaseException, path: str) -> None:
-    """Print the traceback as `python SCRIPT` would: from the script's frame
-    on, without ours."""
+def _uncaught(exc: BaseException, path: str) -> None:
+    """Hand exc to sys.excepthook (the script's, if it set one) as `python
+    SCRIPT` would: the traceback from the script's frame on, without ours."""
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != path:
         tb = tb.tb_next
     # None when the script never ran (a SyntaxError): the error alone
-    traceback.print_exception(type(exc), exc, tb)
+    exc = exc.with_traceback(tb)
+    try:
+        sys.excepthook(type(exc), exc, tb)
+    except BaseException:  # a broken hook: what Python prints then
+        traceback.print_exception(type(exc), exc, tb)
 
 
 def _log_errors() -> None:

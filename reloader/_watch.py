@@ -484,7 +484,11 @@ class Watcher:
             if not batch or key == self._failed:
                 return None
             try:
-                report = _api.reload(list(batch))
+                # only the content that became pending: a file that changed
+                # since is being saved again, and waits for its quiet interval
+                report = _api._reload(list(batch), False, False, batch)
+            except _api._Stale:
+                return None
             except ReloadError as exc:
                 self._fail(key, batch, exc)
                 return None

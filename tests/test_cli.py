@@ -171,6 +171,41 @@ def test_scripts_exit_status_and_traceback_are_its_own(tmp_path):
     assert "runpy" not in done.stderr and "_cli" not in done.stderr
 
 
+def test_uncaught_errors_go_to_the_scripts_excepthook(tmp_path):
+    write(tmp_path / "hooked.py", """
+        import sys
+        def hook(t, e, tb):
+            print("CUSTOM HOOK", t.__name__, tb.tb_frame.f_code.co_name, file=sys.stderr)
+        sys.excepthook = hook
+        def boom():
+            raise RuntimeError("x")
+        boom()
+    """)
+    done = subprocess.run([sys.executable, "-m", "reloader", "run", "hooked.py"],
+                          cwd=str(tmp_path), capture_output=True, text=True, timeout=WAIT)
+    assert done.returncode == 1
+    # the hook saw the script's own frames only, as under `python hooked.py`
+    assert done.stderr == "CUSTOM HOOK RuntimeError <module>\n"
+
+
+def test_keyboard_interrupt_ends_as_under_python(tmp_path):
+    write(tmp_path / "ki.py", """
+        import atexit
+        atexit.register(print, "atexit ran")
+        def spin():
+            raise KeyboardInterrupt
+        spin()
+    """)
+    plain = subprocess.run([sys.executable, "ki.py"], cwd=str(tmp_path),
+                           capture_output=True, text=True, timeout=WAIT)
+    done = subprocess.run([sys.executable, "-m", "reloader", "run", "ki.py"],
+                          cwd=str(tmp_path), capture_output=True, text=True, timeout=WAIT)
+    assert done.returncode == plain.returncode != 0
+    assert done.stdout == plain.stdout == "atexit ran\n"
+    assert done.stderr == plain.stderr  # one traceback, the script's frames only
+    assert "in spin" in done.stderr and "_cli" not in done.stderr
+
+
 @pytest.mark.parametrize("args", [
     ["--", "-5"], ["--"], ["a", "--", "-b"], ["-h"], ["--interval", "5", "--version"],
 ])
@@ -207,6 +242,8 @@ def test_version():
     (["run"], "SCRIPT"),
     (["run", "no_such_script.py"], "no_such_script.py"),
     (["run", "--interval", "0", "x.py"], "--interval"),
+    (["run", "--interval", "inf", "x.py"], "--interval"),
+    (["run", "--interval", "nan", "x.py"], "--interval"),
     (["run", "--interval"], "--interval"),
     (["run", "--bogus", "x.py"], "--bogus"),
     (["frobnicate"], "invalid choice"),

@@ -108,6 +108,23 @@ def test_poll_runs_precompiled_code(hot_module, watcher, monkeypatch):
     assert fps == _core.CodeFingerprints(code).blob()
 
 
+def test_poll_applies_only_the_content_that_became_pending(hot_module, watcher, caplog):
+    m = hot_module("w_half", V1)
+    f = m.f
+    w = watcher()
+    hot_module.write("w_half", src(2) + "\ndef g():\n    return 'complete'\n")
+    wait_for(w.pending)
+    w.pending.clear()
+    # the next save has begun when the game's tick polls: half a file
+    hot_module.write("w_half", "def f(:\n")
+    with caplog.at_level(logging.ERROR, logger="reloader"):
+        assert w.poll() is None
+    assert f() == 1 and w.last_error is None and not caplog.records
+    hot_module.write("w_half", src(3))  # the save completes
+    report = poll_until_report(w)
+    assert report.modules == ("w_half",) and m.f is f and f() == 3
+
+
 def test_burst_of_saves_is_debounced(hot_module, watcher, caplog):
     m = hot_module("w_burst", V1)
     f = m.f
