@@ -431,6 +431,8 @@ class Watcher:
         self._pending: Dict[str, bytes] = {}  # module name -> digest of its edited source
         self._poll_lock = threading.Lock()
         self._failed: Optional[FrozenSet[Tuple[str, bytes]]] = None
+        # edits to files no loaded module runs, that may fix a failed batch
+        self._other_edits = 0
         self._reported: Set[object] = set()  # broken contents already logged
         # Called from the watcher's thread whenever something becomes
         # pending: the command line uses it to schedule poll() on the main
@@ -470,7 +472,9 @@ class Watcher:
         Returns the Report; None when nothing is pending, or when the batch
         failed: then the ReloadError is in ``last_error`` (and logged at ERROR
         once per broken content) until a later batch succeeds, and the batch is
-        retried only once one of its files changes again.
+        retried only once one of its files changes again, or a watched ``.py``
+        file that no loaded module runs (a module its new code imports for
+        the first time).
         """
         with self._poll_lock:
             with self._lock:
@@ -483,6 +487,7 @@ class Watcher:
             key = frozenset(batch.items())
             if not batch or key == self._failed:
                 return None
+            edits = self._other_edits
             try:
                 # only the content that became pending: a file that changed
                 # since is being saved again, and waits for its quiet interval
@@ -491,6 +496,8 @@ class Watcher:
                 return None
             except ReloadError as exc:
                 self._fail(key, batch, exc)
+                if self._other_edits != edits:
+                    self._failed = None  # a fix came in while it ran: retry
                 return None
             self._failed = None
             self._reported.clear()
@@ -601,14 +608,25 @@ class Watcher:
         become pending together, so that one poll() applies them as one batch
         (a module and the new name it imports from another)."""
         found: Dict[str, bytes] = {}
+        unloaded = False  # a .py file no loaded module runs
         for real in {os.path.realpath(p) for p in paths}:
             if not self._scope.covers(real):
                 continue
-            for name in self._index.names(real):
+            names = self._index.names(real)
+            unloaded = unloaded or (not names and real.endswith(".py"))
+            for name in names:
                 dig = self._consider(name)
                 if dig is not None:
                     found[name] = dig
         if not found:
+            if unloaded and self._failed is not None:
+                # The failed batch may have failed in a module its new code
+                # imports for the first time (a broken helper.py): that
+                # file changed, so the batch is worth one more try.
+                self._other_edits += 1
+                self._failed = None
+                if self._on_pending is not None:
+                    self._on_pending()
             return
         with self._lock:
             self._pending.update(found)

@@ -125,6 +125,27 @@ def test_poll_applies_only_the_content_that_became_pending(hot_module, watcher, 
     assert report.modules == ("w_half",) and m.f is f and f() == 3
 
 
+def test_failed_batch_is_retried_when_the_new_module_it_imports_is_fixed(
+        hot_module, watcher, backend):
+    if backend == "polling":
+        pytest.skip("the polling fallback watches the loaded modules' files only")
+    m = hot_module("w_fixa", V1)
+    f = m.f
+    w = watcher()
+    helper = hot_module.write("w_fixa", V1).parent / "w_fixh.py"
+    helper.write_text("VALUE = (\n")  # a module a's new code imports: broken
+    hot_module.write("w_fixa", "from w_fixh import VALUE\n\ndef f():\n    return VALUE\n")
+    deadline = time.monotonic() + WAIT
+    while w.last_error is None and time.monotonic() < deadline:
+        w.poll()
+        time.sleep(0.02)
+    assert w.last_error is not None and f() == 1
+    helper.write_text("VALUE = 42\n")  # the fix is in the helper, not in a
+    report = poll_until_report(w)
+    assert report.modules == ("w_fixa",) and m.f is f and f() == 42
+    assert w.last_error is None
+
+
 def test_burst_of_saves_is_debounced(hot_module, watcher, caplog):
     m = hot_module("w_burst", V1)
     f = m.f
