@@ -63,8 +63,10 @@ class _ModuleIndex:
     only modules not seen before cost a realpath()."""
 
     def __init__(self) -> None:
-        # name -> (weak reference to the module, real source path or None)
-        self._seen: Dict[str, Tuple[Callable[[], object], Optional[str]]] = {}
+        # name -> (weak reference to the module, real source path or None,
+        # the source path as imported when it is another: a symbolic link)
+        self._seen: Dict[str, Tuple[Callable[[], object], Optional[str],
+                                    Optional[str]]] = {}
 
     def refresh(self) -> List[str]:
         """Take in modules imported (or imported again) since the last call;
@@ -77,7 +79,8 @@ class _ModuleIndex:
                 continue
             path = _config.source_path(module) if isinstance(module, types.ModuleType) else None
             real = os.path.realpath(path) if path is not None else None
-            self._seen[name] = (_ref(module), real)
+            link = os.path.abspath(path) if path is not None else None
+            self._seen[name] = (_ref(module), real, link if link != real else None)
             if real is not None and _stamps.reloadable(name, module):
                 fresh.append(real)
         loaded = {name for name, _ in modules}
@@ -85,16 +88,23 @@ class _ModuleIndex:
             del self._seen[name]
         return fresh
 
-    def names(self, real: str) -> List[str]:
-        return [name for name, (_, path) in list(self._seen.items()) if path == real]
+    def names(self, path: str) -> List[str]:
+        """The modules whose source is path, really or through a link."""
+        return [name for name, (_, real, link) in list(self._seen.items())
+                if path in (real, link)]
 
     def reloadable_paths(self) -> Set[str]:
+        """Their real paths, and the links they were imported through: an
+        editor that saves by renaming a new file over the link replaces the
+        link, in the link's directory."""
         out = set()
-        for name, (ref, path) in list(self._seen.items()):
+        for name, (ref, real, link) in list(self._seen.items()):
             module = ref()
-            if path is not None and module is not None and \
+            if real is not None and module is not None and \
                     _stamps.reloadable(name, module):
-                out.add(path)
+                out.add(real)
+                if link is not None:
+                    out.add(link)
         return out
 
 
@@ -609,7 +619,9 @@ class Watcher:
         (a module and the new name it imports from another)."""
         found: Dict[str, bytes] = {}
         unloaded = False  # a .py file no loaded module runs
-        for real in {os.path.realpath(p) for p in paths}:
+        # a file by its real path, and by the path it has (a symbolic link
+        # that an editor replaced by the saved file)
+        for real in {q for p in paths for q in (os.path.realpath(p), os.path.abspath(p))}:
             if not self._scope.covers(real):
                 continue
             names = self._index.names(real)

@@ -2,6 +2,7 @@
 
 import logging
 import os
+import sys
 import threading
 import time
 import types
@@ -369,6 +370,31 @@ def test_save_by_rename_is_seen(hot_module, watcher, watched):
         os.replace(temp, path)  # how many editors save
         report = poll_until_report(w)
         assert report.modules == ("w_atomic.mod",) and m.f() == n
+
+
+def test_save_by_rename_over_a_symbolic_link_is_seen(tmp_path, watcher, monkeypatch):
+    # the module is imported through a link in app/; the editor saves by
+    # renaming a new file over the link, which leaves the target as it was
+    (tmp_path / "real").mkdir()
+    (tmp_path / "app").mkdir()
+    target = tmp_path / "real" / "w_link_mod.py"
+    target.write_text(V1)
+    link = tmp_path / "app" / "w_link_mod.py"
+    link.symlink_to(target)
+    monkeypatch.syspath_prepend(str(tmp_path / "app"))
+    import w_link_mod as m
+    try:
+        f = m.f
+        w = watcher()
+        time.sleep(INTERVAL * 2)
+        temp = link.with_name(".w_link_mod.py.swp")
+        temp.write_text(src(2))
+        os.replace(temp, link)
+        report = poll_until_report(w)
+        assert report.modules == ("w_link_mod",) and m.f is f and f() == 2
+        assert target.read_text() == V1 and not link.is_symlink()
+    finally:
+        sys.modules.pop("w_link_mod", None)
 
 
 def test_failing_file_events_fall_back_to_polling(hot_module, monkeypatch, caplog):
