@@ -5,6 +5,7 @@ builds the Report and runs the hooks; ``_core`` executes and patches."""
 from __future__ import annotations
 
 import _imp
+import abc
 import logging
 import os
 import sys
@@ -302,6 +303,8 @@ def _apply(sources: List[_Source], strict: bool, started: float) -> Report:
         _imp.release_lock()
     for s in sources:
         _stamps.record(s.name, s.path, s.digest)
+    if plan.get("updated"):
+        _forget_abc_answers()
     errors = _run_instance_hooks(txn.classes())
     return _make_report(txn, plan, errors, started)
 
@@ -332,6 +335,23 @@ def _one_line(exc: BaseException) -> str:
     except Exception:  # a broken __str__ must not undo the batch's report
         return "<unprintable %s>" % type(exc).__name__
     return "\\n".join(text.splitlines())
+
+
+class _Token(abc.ABC):
+    """An ABC of our own, for _forget_abc_answers()."""
+
+
+class _Member:
+    pass
+
+
+def _forget_abc_answers() -> None:
+    """Make every ABC forget its cached "not a subclass" answers: a kept
+    class that gained __len__ is Sized now. Registering a class with any
+    ABC bumps the counter those caches are checked against (abc.py); ours
+    is registered anew each time, no class made."""
+    _Token._abc_registry_clear()  # type: ignore[attr-defined]
+    _Token.register(_Member)
 
 
 def _instance_hook(cls: type) -> Any:

@@ -1797,3 +1797,14 @@ def test_partialmethod_takes_new_arguments_over_the_kept_function(mods):
     assert r.updated == mods.ns("m.Mage")  # its attribute changed
     r = mods.update("m", PARTIAL_SRC % ("element.upper()", 10, "ice"))
     assert r.updated == () and vars(Mage)["attack_fire"] is new
+
+
+def test_abc_checks_see_a_method_the_class_gained(mods):
+    import collections.abc
+
+    m = mods.module("m", "class Bag:\n    pass\n")
+    b = m.Bag()
+    assert not isinstance(b, collections.abc.Sized)  # cached as "no"
+    mods.update("m", "class Bag:\n    def __len__(self):\n        return 3\n")
+    assert m.Bag is type(b) and len(b) == 3
+    assert isinstance(b, collections.abc.Sized) and issubclass(m.Bag, collections.abc.Sized)
