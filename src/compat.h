@@ -15,6 +15,10 @@
 #define RL_PY313 (PY_VERSION_HEX >= 0x030D0000)
 #define RL_PY314 (PY_VERSION_HEX >= 0x030E0000)
 
+#ifndef Py_TPFLAGS_MANAGED_DICT
+#define Py_TPFLAGS_MANAGED_DICT 0  /* 3.10: every __dict__ is at tp_dictoffset */
+#endif
+
 #ifdef Py_GIL_DISABLED
 #error "reloader does not support the free-threaded build yet (see README)"
 #endif

@@ -629,6 +629,27 @@ map_builtin_alias(rl_txn *txn, PyObject *v, int depth)
  * class get the kept class; plain containers are looked into a few levels
  * deep, as the new code fills them with its throwaway classes, functions
  * and enum members. */
+/* An instance the new code made of a class it now has the kept copy of
+ * (WORLD = World(Map(...)), opted in): what its own __dict__ holds, made
+ * by the same code, names the kept objects too (Map an instance of the kept
+ * Map). The generic getter reads the dict without running user code. */
+static int
+map_instance_dict(rl_txn *txn, PyObject *v, int depth)
+{
+    PyTypeObject *t = Py_TYPE(v);
+    if (t->tp_dictoffset == 0 && !(t->tp_flags & Py_TPFLAGS_MANAGED_DICT)) {
+        return 0;  /* __slots__ only */
+    }
+    PyObject *d = PyObject_GenericGetDict(v, NULL);
+    if (d == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int r = PyDict_CheckExact(d) ? map_dict_inplace(txn, d, depth) : 0;
+    Py_DECREF(d);
+    return r;
+}
+
 static PyObject *
 map_deep(rl_txn *txn, PyObject *v, int depth)
 {
@@ -642,6 +663,9 @@ map_deep(rl_txn *txn, PyObject *v, int depth)
         if (kept != NULL && kept != (PyObject *)t && PyType_Check(kept)) {
             if (PyObject_GenericSetAttr(v, rl_st.str_class, kept) < 0) {
                 PyErr_Clear();  /* layout differs (restart required) */
+            }
+            else if (map_instance_dict(txn, v, depth) < 0) {
+                return NULL;
             }
         }
         else if (is_typing_alias(t)) {

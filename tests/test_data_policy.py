@@ -388,6 +388,37 @@ def test_module_binding_follows_new_source(mods):
 # replacement values ------------------------------------------------------------------
 
 
+def test_replacement_instances_inside_an_instance_are_of_the_kept_classes(mods):
+    src = """
+        __reload_data__ = {"WORLD"}
+
+        class Map:
+            def __init__(self, name):
+                self.name = name
+
+            def size(self):
+                return %d
+
+        class World:
+            __slots__ = ("map", "__dict__")
+
+            def __init__(self, m):
+                self.map = m
+                self.maps = {"start": m}
+                self.self_ref = self
+
+        WORLD = World(Map("a"))
+    """
+    m = mods.module("m", src % 1)
+    Map, World = m.Map, m.World
+    mods.update("m", src % 2)
+    w = m.WORLD
+    assert type(w) is World and w.self_ref is w
+    assert type(w.maps["start"]) is Map and w.maps["start"].size() == 2
+    mods.update("m", src % 3)  # a later edit reaches the inner instance
+    assert w.maps["start"].size() == 3 and type(w.maps["start"]) is Map
+
+
 def test_replacement_instance_is_of_the_kept_class(mods):
     m = mods.module("m", """
         __reload_data__ = {"DEFAULT", "ALL"}
