@@ -482,9 +482,9 @@ class Watcher:
         Returns the Report; None when nothing is pending, or when the batch
         failed: then the ReloadError is in ``last_error`` (and logged at ERROR
         once per broken content) until a later batch succeeds, and the batch is
-        retried only once one of its files changes again, or a watched ``.py``
-        file that no loaded module runs (a module its new code imports for
-        the first time).
+        retried only once one of its files changes again, or once a watched
+        ``.py`` file that no loaded module runs changes (a module its new code
+        imports for the first time may hold the fault).
         """
         with self._poll_lock:
             with self._lock:
