@@ -289,31 +289,25 @@ class Static:
     del cfg
 
 
+LOUD = """
+class Loud(type):
+    def __getattribute__(cls, name):
+        if name in ("__dict__", "__mro__", "__reload_instance__"):
+            raise RuntimeError("no attribute reads here")
+        return super().__getattribute__(name)
+"""
+
+
 def test_instance_hook_found_past_a_metaclass_that_refuses_reads(mods):
-    m = mods.module("m", """
-        class Loud(type):
-            def __getattribute__(cls, name):
-                if name in ("__dict__", "__mro__", "__reload_instance__"):
-                    raise RuntimeError("no attribute reads here")
-                return super().__getattribute__(name)
-
-        class K(metaclass=Loud):
-            pass
-    """)
+    m = mods.module("m", LOUD + "\nclass K(metaclass=Loud):\n    pass\n")
     k = m.K()
-    mods.update("m", """
-        SEEN = []
+    mods.update("m", LOUD + """
+SEEN = []
 
-        class Loud(type):
-            def __getattribute__(cls, name):
-                if name in ("__dict__", "__mro__", "__reload_instance__"):
-                    raise RuntimeError("no attribute reads here")
-                return super().__getattribute__(name)
-
-        class K(metaclass=Loud):
-            def __reload_instance__(self):
-                SEEN.append(self)
-    """)
+class K(metaclass=Loud):
+    def __reload_instance__(self):
+        SEEN.append(self)
+""")
     assert m.SEEN == [k]
 
 
