@@ -219,14 +219,13 @@ rl_weakref_alive(PyObject *ref)
     return o != NULL;
 }
 
-/* A function's __type_params__ field (PEP 695, 3.12+; NULL before): a
- * tuple or NULL. The setter only checks the type, so a raw write is
- * what it does. */
-static inline PyObject **
+/* A function's __type_params__ (PEP 695, 3.12+), borrowed: a tuple, or
+ * NULL for none (and always before 3.12). */
+static inline PyObject *
 rl_func_typeparams(PyFunctionObject *f)
 {
 #if RL_PY312
-    return &f->func_typeparams;
+    return f->func_typeparams;
 #else
     (void)f;
     return NULL;

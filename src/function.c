@@ -530,8 +530,7 @@ rl_function_unchanged(rl_txn *txn, PyObject *oldobj, PyObject *newobj)
                  && PyDict_GET_SIZE(old->func_annotations) == 0))
         || !plain_same_defaults(new->func_defaults, old->func_defaults)
         || !rl_same_value(new->func_doc, old->func_doc)
-        || (rl_func_typeparams(new) != NULL
-            && (*rl_func_typeparams(new) != NULL || *rl_func_typeparams(old) != NULL))) {
+        || rl_func_typeparams(new) != NULL || rl_func_typeparams(old) != NULL) {
         return 0;
     }
     const rl_fp *nfp = rl_fp_offered(txn->cur_fps, new->func_code);
@@ -688,12 +687,12 @@ rl_function_stage(rl_txn *txn, PyObject *oldobj, PyObject *newobj,
         /* PEP 695: the new def made new type variables; the annotations
          * above name them, so the function takes them (listed when their
          * names changed) */
-        PyObject **ot = rl_func_typeparams(old), **nt = rl_func_typeparams(new);
-        if (ot != NULL && (*ot != NULL || *nt != NULL) && *ot != *nt) {
-            val[RL_F_TYPEPARAMS] = Py_XNewRef(*nt);
+        PyObject *ot = rl_func_typeparams(old), *nt = rl_func_typeparams(new);
+        if (ot != nt) {
+            val[RL_F_TYPEPARAMS] = Py_XNewRef(nt);
             mask |= 1u << RL_F_TYPEPARAMS;
             if (!differs) {
-                differs = !same_param_names(*ot, *nt);
+                differs = !same_param_names(ot, nt);
             }
         }
     }

@@ -1436,19 +1436,15 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
             continue;  /* kept object, patched in place */
         }
         int nkind = member_kind(nv), okind = ov != NULL ? member_kind(ov) : M_OTHER;
-        int rewrapped = 0;
-        if (ov != NULL && nkind == M_PROPERTY
-            && (okind == M_PROPERTY || (rewrapped = rewrapped_kept(txn, ov, nv)))) {
+        /* a method whose wrapper changed, its function kept (pair_member) */
+        int rewrapped = ov != NULL && nkind != okind && rewrapped_kept(txn, ov, nv);
+        if (ov != NULL && nkind == M_PROPERTY && (okind == M_PROPERTY || rewrapped)) {
             target = remap_property(txn, nv);
         }
-        else if (ov != NULL && nkind != okind && (nkind == M_CLASSMETHOD
-                                                 || nkind == M_STATICMETHOD)
-                 && (rewrapped = rewrapped_kept(txn, ov, nv))) {
+        else if (rewrapped && (nkind == M_CLASSMETHOD || nkind == M_STATICMETHOD)) {
             target = rewrap(txn, nv, nkind);
         }
         else {
-            rewrapped = ov != NULL && nkind == M_FUNC && nkind != okind
-                        && rewrapped_kept(txn, ov, nv);
             target = rl_map_value(txn, nv);
         }
         if (target == NULL) {

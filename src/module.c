@@ -225,6 +225,8 @@ init_state(void)
         || intern(&rl_st.str_qualname, "__qualname__") < 0
         || intern(&rl_st.str_module, "__module__") < 0
         || intern(&rl_st.str_doc, "__doc__") < 0
+        || intern(&rl_st.str_type_params, "__type_params__") < 0
+        || (rl_st.empty_tuple = PyTuple_New(0)) == NULL
         || intern(&rl_st.str_class, "__class__") < 0
         || intern(&rl_st.str_bases, "__bases__") < 0
         || intern(&rl_st.str_slots, "__slots__") < 0

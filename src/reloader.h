@@ -12,6 +12,8 @@ typedef struct {
     PyObject *str_qualname;      /* "__qualname__" */
     PyObject *str_module;        /* "__module__" */
     PyObject *str_doc;           /* "__doc__" */
+    PyObject *str_type_params;   /* "__type_params__" */
+    PyObject *empty_tuple;       /* () */
     PyObject *str_class;         /* "__class__" */
     PyObject *str_bases;         /* "__bases__" */
     PyObject *str_slots;         /* "__slots__" */

@@ -65,8 +65,7 @@ apply_func(rl_swap *s, int undo)
         s->old[RL_F_KWDEFAULTS] = Py_XNewRef(f->func_kwdefaults);
         s->old[RL_F_ANNOTATIONS] = Py_XNewRef(f->func_annotations);
         s->old[RL_F_DOC] = Py_XNewRef(f->func_doc);
-        PyObject **tp = rl_func_typeparams(f);
-        s->old[RL_F_TYPEPARAMS] = tp != NULL ? Py_XNewRef(*tp) : NULL;
+        s->old[RL_F_TYPEPARAMS] = Py_XNewRef(rl_func_typeparams(f));
     }
     if ((m & (1u << RL_F_DEFAULTS))
         && PyFunction_SetDefaults((PyObject *)f, v[RL_F_DEFAULTS]
@@ -90,8 +89,11 @@ apply_func(rl_swap *s, int undo)
                             v[RL_F_DOC] ? v[RL_F_DOC] : Py_None) < 0) {
         return -1;
     }
-    if ((m & (1u << RL_F_TYPEPARAMS)) && rl_func_typeparams(f) != NULL) {
-        set_field(rl_func_typeparams(f), v[RL_F_TYPEPARAMS]);
+    if ((m & (1u << RL_F_TYPEPARAMS))
+        && PyObject_SetAttr((PyObject *)f, rl_st.str_type_params,
+                            v[RL_F_TYPEPARAMS] ? v[RL_F_TYPEPARAMS]
+                                               : rl_st.empty_tuple) < 0) {
+        return -1;  /* its setter: a tuple, as the new def made */
     }
     if (m & ((1u << RL_F_CODE) | (1u << RL_F_CLOSURE))) {
         /* Raw write: code and closure must change together. The __code__
@@ -1666,36 +1668,32 @@ snapshot_definitions(rl_txn *txn)
     return list;
 }
 
-/* Make obj's dict hold exactly what snap holds again (rollback after hooks):
- * a class through type's own setter (it updates the slots and the caches),
- * a function's dict directly. */
+/* Make obj's dict hold exactly what snap holds again (rollback after hooks),
+ * through the setters: type's own for a class (it updates the slots and
+ * the caches, past a metaclass's __setattr__), the generic one for a
+ * function. */
 static void
 restore_dict(PyObject *obj, PyObject *snap)
 {
-    int cls = PyType_Check(obj);
-    PyObject *d = cls ? ((PyTypeObject *)obj)->tp_dict
-                      : ((PyFunctionObject *)obj)->func_dict;
+    setattrofunc set = PyType_Check(obj) ? PyType_Type.tp_setattro
+                                         : PyObject_GenericSetAttr;
+    PyObject *d = PyType_Check(obj) ? ((PyTypeObject *)obj)->tp_dict
+                                    : ((PyFunctionObject *)obj)->func_dict;
     PyObject *keys = d != NULL ? PyDict_Keys(d) : NULL, *k, *v;
     Py_ssize_t pos = 0;
     for (Py_ssize_t j = 0; keys != NULL && j < PyList_GET_SIZE(keys); j++) {
         k = PyList_GET_ITEM(keys, j);
-        if (PyDict_Contains(snap, k) != 0) {
-            continue;
-        }
-        int r = cls ? PyType_Type.tp_setattro(obj, k, NULL) : PyDict_DelItem(d, k);
-        if (r < 0) {
+        if (PyDict_Contains(snap, k) == 0 && set(obj, k, NULL) < 0) {
             PyErr_WriteUnraisable(obj);
         }
     }
     Py_XDECREF(keys);
     PyErr_Clear();
     while (PyDict_Next(snap, &pos, &k, &v)) {
-        d = cls ? ((PyTypeObject *)obj)->tp_dict : ((PyFunctionObject *)obj)->func_dict;
-        if (d != NULL && PyDict_GetItemWithError(d, k) == v) {
-            continue;
-        }
-        int r = cls ? PyType_Type.tp_setattro(obj, k, v) : PyObject_SetAttr(obj, k, v);
-        if (r < 0) {
+        /* the dict as it is now: a function's may have been made above */
+        d = PyType_Check(obj) ? ((PyTypeObject *)obj)->tp_dict
+                              : ((PyFunctionObject *)obj)->func_dict;
+        if ((d == NULL || PyDict_GetItemWithError(d, k) != v) && set(obj, k, v) < 0) {
             PyErr_WriteUnraisable(obj);
         }
     }
