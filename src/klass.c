@@ -1056,6 +1056,106 @@ is_definition(PyObject *v)
     return member_kind(v) != M_OTHER;
 }
 
+/* shadow resolution (after the module's code ran) **************************/
+
+#define RESOLVE_DEPTH 8  /* nested classes followed */
+
+/* Whether the data of new may stand in for old's: the same kind of class,
+ * so that its data means the same. Enum members and a named tuple's
+ * _fields describe the class, and a class that changed layout or
+ * metaclass is left as it was (restart required). */
+static int
+resolvable(PyTypeObject *old, PyTypeObject *new)
+{
+    return old != new
+           && (old->tp_flags & new->tp_flags & Py_TPFLAGS_HEAPTYPE)
+           && rl_defs_match((PyObject *)old, (PyObject *)new)
+           && (Py_TYPE(old) == Py_TYPE(new)
+               || rl_defs_match((PyObject *)Py_TYPE(old), (PyObject *)Py_TYPE(new)))
+           && same_layout(old, new)
+           && !is_enum(old) && !is_enum(new)
+           && !PyType_IsSubtype(old, &PyTuple_Type);
+}
+
+static int
+resolve_class(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, int depth)
+{
+    if (depth == 0 || !resolvable(old, new)
+        || rl_ptrmap_get(&txn->resolved, (PyObject *)new) != NULL) {
+        return 0;  /* an alias of a class done already, or not ours */
+    }
+    PyObject *source = PyDict_New();
+    rl_optin opt = {0, NULL};
+    int have_opt = 0, modified = 0, rv = -1;
+    PyObject *key, *nv;
+    Py_ssize_t pos = 0;
+    if (source == NULL) {
+        return -1;
+    }
+    while (PyDict_Next(new->tp_dict, &pos, &key, &nv)) {
+        if (skip_key(key, nv) || follows_source(old, key)) {
+            continue;
+        }
+        PyObject *ov = dict_get(old->tp_dict, key);
+        if (ov == NULL) {
+            continue;
+        }
+        if (is_definition(nv) || is_definition(ov)) {
+            if (member_kind(nv) == M_CLASS && member_kind(ov) == M_CLASS
+                && resolve_class(txn, (PyTypeObject *)ov, (PyTypeObject *)nv,
+                                 depth - 1) < 0) {
+                goto done;
+            }
+            continue;
+        }
+        if (!have_opt) {
+            if (rl_optin_read(new->tp_dict, &opt) < 0) {
+                goto done;
+            }
+            have_opt = 1;
+        }
+        int opted = rl_optin_has(&opt, key);
+        if (opted != 0) {
+            if (opted < 0) {
+                goto done;
+            }
+            continue;  /* replaced: the new value is what the batch installs */
+        }
+        /* source holds nv from here; setting an existing key never
+         * resizes, so the walk goes on */
+        if (PyDict_SetItem(source, key, nv) < 0
+            || (nv != ov && PyDict_SetItem(new->tp_dict, key, ov) < 0)) {
+            goto done;
+        }
+        modified |= nv != ov;
+    }
+    rv = rl_ptrmap_put(&txn->resolved, (PyObject *)new, source);
+done:
+    if (modified) {
+        PyType_Modified(new);  /* on error too: no cache may hold what went */
+    }
+    Py_DECREF(source);
+    rl_optin_clear(&opt);
+    return rv;
+}
+
+int
+rl_class_resolve(rl_txn *txn, PyObject *old, PyObject *new)
+{
+    if (!PyType_Check(old) || !PyType_Check(new)) {
+        return 0;
+    }
+    return resolve_class(txn, (PyTypeObject *)old, (PyTypeObject *)new, RESOLVE_DEPTH);
+}
+
+/* What the new source gave key in class new, where resolve_class put the
+ * kept value in its place (borrowed), or NULL. */
+static PyObject *
+source_value(PyObject *source, PyObject *key)
+{
+    return source != NULL ? dict_get(source, key) : NULL;
+}
+
 /* Whether two partialmethods bind the same arguments (compared as the
  * reload compares values: by identity, or by value for builtin immutables). */
 static int
@@ -1414,6 +1514,7 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
     }
     PyObject *nmap = enumcls ? member_map(new) : NULL;
     PyObject *omap = enumcls ? member_map(old) : NULL;
+    PyObject *source = rl_ptrmap_get(&txn->resolved, newobj);  /* borrowed */
     /* staging changes no class dict: iterate in place */
     PyObject *key, *nv, *ov;
     rl_rewalk walk;
@@ -1430,6 +1531,22 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
                         || (nmap && dict_get(nmap, key))
                         || (omap && dict_get(omap, key)))) {
             continue;  /* members and the enum machinery: see above */
+        }
+        /* Data of a class that resolve_class showed with its kept values:
+         * a value it did not put there was set since by module code of
+         * the batch (b.Conf.level = 12 in a), as at run time. */
+        int later = 0;
+        if (source != NULL && ov != NULL) {
+            PyObject *was = source_value(source, key);
+            if (was == NULL) {
+                later = 1;  /* not the source's data (unless opted in) */
+            }
+            else if (nv == ov) {
+                nv = was;  /* untouched since: what the source gave counts */
+            }
+            else {
+                later = 1;
+            }
         }
         if (ov != NULL && (rl_map_lookup(txn, nv) == ov
                            || descriptor_kept(txn, ov, nv))) {
@@ -1488,10 +1605,11 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
             if (opted < 0) {
                 goto done;
             }
-            if (!opted || rl_same_value(target, ov)) {
+            later = later && !opted;
+            if ((!opted && !later) || rl_same_value(target, ov)) {
                 /* class data keeps its runtime value; the methods' defaults
                  * that held the new object get the kept one */
-                if (!opted && !rl_is_plain_immutable(nv)
+                if (!opted && !later && !rl_is_plain_immutable(nv)
                     && (rl_policy_pair_kept_data(txn, key, idx, ov, nv) < 0
                         || rl_map_put(txn, nv, ov) < 0)) {
                     goto done;
@@ -1499,8 +1617,9 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
                 Py_CLEAR(target);
                 continue;
             }
-            /* data replaced is reported as such, not as an update */
-            if (add_path(txn->data_replaced, txn, idx, key) < 0) {
+            /* data replaced is reported as such, not as an update; a
+             * later module's write is not the reload's doing */
+            if (!later && add_path(txn->data_replaced, txn, idx, key) < 0) {
                 goto done;
             }
         }

@@ -661,6 +661,16 @@ rl_policy_resolve_shadow(rl_txn *txn, rl_entry *e)
         return -1;
     }
     while (PyDict_Next(S, &pos, &k, &nv)) {
+        if (rl_kind(nv) == RL_K_CLASS && PyUnicode_Check(k)
+            && same_str(rl_module_of(nv), e->name)) {
+            /* its class data too (b.Conf.level), kept values shown */
+            PyObject *ov = PyDict_GetItemWithError(R, k);
+            if ((ov == NULL && PyErr_Occurred())
+                || (ov != NULL && rl_class_resolve(txn, ov, nv) < 0)) {
+                goto error;
+            }
+            continue;
+        }
         if (rl_kind(nv) != RL_K_DATA || !PyUnicode_Check(k) || rl_is_dunder(k)
             || is_declaration(k)) {
             continue;
@@ -850,7 +860,12 @@ plan_bindings(rl_txn *txn, rl_entry *e)
             if (opted < 0) {
                 goto done;
             }
-            if (!opted || rl_same_value(target, ov)) {
+            /* rl_policy_resolve_shadow put the kept value here, unless it
+             * was another module's replacement: anything else was set by a
+             * batch module that ran after this one (b.SETTING = 1 in a), as
+             * it would be at run time. It is installed, not reported. */
+            int later = !opted && rl_ptrmap_get(&txn->opted, nv) == NULL;
+            if ((!opted && !later) || rl_same_value(target, ov)) {
                 Py_CLEAR(target);
                 continue;  /* data keeps its runtime value */
             }
@@ -866,8 +881,8 @@ plan_bindings(rl_txn *txn, rl_entry *e)
                 }
                 continue;
             }
-            if (report(txn->data_replaced, mod, k) < 0
-                || rebind_copies(txn, e->module, k, ov, target) < 0) {
+            if (!later && (report(txn->data_replaced, mod, k) < 0
+                           || rebind_copies(txn, e->module, k, ov, target) < 0)) {
                 goto done;
             }
         }

@@ -233,6 +233,8 @@ typedef struct rl_txn {
     rl_ptrmap cellmap;   /* new cell -> fresh cell */
     rl_ptrmap opted;     /* new values of opted-in names -> themselves */
     rl_ptrmap copies;    /* tuple or frozenset -> its copy holding kept objects */
+    rl_ptrmap resolved;  /* new class -> dict: the new source's values of the
+                          * data that shows the kept values (klass.c) */
     PyObject *hook;      /* our builtins.__import__ while it is installed */
     PyObject *hook_orig; /* the __import__ it wraps */
     PyObject *hook_on;   /* [True]: the hook's switch, shared with it */
@@ -353,6 +355,10 @@ int rl_stage_new_object(rl_txn *txn, PyObject *v);
 int rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed);
 /* Pass 0 for class pair idx: layout check and member pairing. */
 int rl_class_pair(rl_txn *txn, Py_ssize_t idx);
+/* After a module's new code ran: its class new, which stands for old, shows
+ * old's data (runtime values) to the batch's later modules; what the new
+ * source gave goes to txn->resolved for the stage. 0 or -1. */
+int rl_class_resolve(rl_txn *txn, PyObject *old, PyObject *new);
 /* Report that path (stolen) cannot be applied in place. */
 int rl_add_restart(rl_txn *txn, PyObject *path, const char *reason);
 

@@ -881,6 +881,7 @@ txn_release_all(rl_txn *txn)
     rl_ptrmap_clear(&txn->cellmap);
     rl_ptrmap_clear(&txn->opted);
     rl_ptrmap_clear(&txn->copies);
+    rl_ptrmap_clear(&txn->resolved);
     rl_ptrmap_clear(&txn->code_parents);
     txn->have_parents = 0;
     if (txn->created) {

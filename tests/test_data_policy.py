@@ -669,3 +669,19 @@ def test_opted_in_value_of_a_class_that_needs_a_restart_is_kept_and_listed(mods)
     assert [q for q, _ in r.restart_required] == list(mods.ns("m.Vec", "m.ORIGIN"))
     assert m.Vec is Vec and m.ORIGIN is origin and type(origin) is Vec
     assert mods.n("m.ORIGIN") not in r.data_replaced
+
+
+@pytest.mark.parametrize("where", ["module", "class"])
+def test_a_bad_reload_data_declaration_is_an_error_and_changes_nothing(mods, where):
+    def src(v, bad=""):
+        return ("%sX = %d\n\nclass K:\n    %slevel = %d\n\n    def f(self):\n"
+                "        return %d\n" % (bad if where == "module" else "", v,
+                                         bad if where == "class" else "", v, v))
+    m = mods.module("m", src(1))
+    K, f = m.K, m.K.f
+    mods.write({"m.py": src(2, "__reload_data__ = 5; ")})
+    err = mods.fail("m")
+    assert err.module == mods.n("m") and isinstance(err.__cause__, TypeError)
+    assert "__reload_data__ must be a set" in str(err.__cause__)
+    assert m.K is K and m.K.f is f and (m.X, K.level, K().f()) == (1, 1, 1)
+    assert "__reload_data__" not in vars(m) and "__reload_data__" not in vars(K)

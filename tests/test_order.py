@@ -78,6 +78,113 @@ def test_importer_sees_new_names_and_kept_data(mods):
     assert a.SEEN == (7, "extra", "thing")
 
 
+def test_importer_sees_the_kept_class_data(mods):
+    # SPEC §7: "new code, kept data", for class attributes as for globals
+    mods.write({
+        "a.py": "import $b\n",
+        "b.py": """
+            class Conf:
+                level = 1
+                class Inner:
+                    depth = 1
+        """,
+    })
+    a, b = mods.imp("a"), mods.imp("b")
+    Conf, Inner = b.Conf, b.Conf.Inner
+    Conf.level, Inner.depth = 9, 4
+    mods.write({
+        "a.py": """
+            import $b
+            __reload_data__ = {"SEEN"}
+            SEEN = ($b.Conf.level, $b.Conf.Inner.depth, $b.Conf().twice(),
+                    $b.Conf.fresh)
+        """,
+        "b.py": """
+            class Conf:
+                level = 2
+                fresh = "new"
+                def twice(self):
+                    return self.level * 2
+                class Inner:
+                    depth = 2
+        """,
+    })
+    r = mods.reload(["a", "b"])
+    assert a.SEEN == (9, 4, 18, "new")
+    assert b.Conf is Conf and b.Conf.Inner is Inner
+    assert (Conf.level, Inner.depth, Conf.fresh) == (9, 4, "new")
+    assert r.data_replaced == ()
+
+
+def test_importer_sees_a_class_opted_in_data_as_the_source_gives_it(mods):
+    mods.write({"a.py": "import $b\n",
+                "b.py": "class Conf:\n    level = 1\n    other = 1\n"})
+    a, b = mods.imp("a"), mods.imp("b")
+    b.Conf.level = b.Conf.other = 9
+    mods.write({
+        "a.py": """
+            import $b
+            __reload_data__ = {"SEEN"}
+            SEEN = ($b.Conf.level, $b.Conf.other)
+        """,
+        "b.py": """
+            class Conf:
+                __reload_data__ = {"level"}
+                level = 2
+                other = 2
+        """,
+    })
+    r = mods.reload(["b", "a"])
+    assert a.SEEN == (2, 9) and (b.Conf.level, b.Conf.other) == (2, 9)
+    assert r.data_replaced == mods.ns("b.Conf.level")
+
+
+def test_writes_by_a_later_batch_module_into_its_imports_stick(mods):
+    # as when a alone is reloaded: a's top-level code configures b
+    mods.write({
+        "a.py": "import $b\n$b.SETTING = 'nine'\n$b.Conf.level = 9\n$b.Conf.extra = 1\n",
+        "b.py": "SETTING = 'default'\nclass Conf:\n    level = 1\n    built = 0\n",
+    })
+    a, b = mods.imp("a"), mods.imp("b")
+    Conf = b.Conf
+    Conf.built = 5
+    mods.write({
+        "a.py": """
+            import $b
+            $b.SETTING = "twelve"
+            $b.Conf.level = 12
+            $b.Conf.extra = 2
+            $b.Conf.built += 1
+        """,
+        "b.py": """
+            SETTING = "default"
+            class Conf:
+                level = 1
+                built = 0
+                def m(self):
+                    return 2
+        """,
+    })
+    r = mods.reload(["b", "a"])
+    assert b.Conf is Conf and Conf().m() == 2
+    assert (b.SETTING, Conf.level, Conf.extra, Conf.built) == ("twelve", 12, 2, 6)
+    assert r.data_replaced == () and r.updated == mods.ns("b.Conf")
+    # the writes are data: a reload of b alone keeps them
+    mods.touch("b.py")
+    mods.reload(["b"])
+    assert (b.SETTING, Conf.level, Conf.extra, Conf.built) == ("twelve", 12, 2, 6)
+
+
+def test_a_failed_batch_drops_the_later_writes(mods):
+    mods.write({"a.py": "import $b\n", "c.py": "X = 1\n",
+                "b.py": "SETTING = 1\nclass Conf:\n    level = 1\n"})
+    a, b, c = mods.imp("a"), mods.imp("b"), mods.imp("c")
+    mods.write({"a.py": "import $b\n$b.SETTING = 2\n$b.Conf.level = 2\n",
+                "c.py": "raise ValueError('c is broken')\n"})
+    assert mods.fail(["b", "a", "c"]).module == mods.n("c")
+    assert (b.SETTING, b.Conf.level) == (1, 1)
+
+
 def test_chain_runs_deepest_first(mods):
     mods.write({
         "a.py": "import $b\n",
