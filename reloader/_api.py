@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import _imp
 import abc
+import linecache
 import logging
 import os
 import sys
@@ -303,6 +304,9 @@ def _apply(sources: List[_Source], strict: bool, started: float) -> Report:
         _imp.release_lock()
     for s in sources:
         _stamps.record(s.name, s.path, s.digest)
+        # warnings, pdb and tracemalloc read linecache without checking it
+        # against the file (tracebacks do): drop the old source's lines
+        linecache.checkcache(s.path)
     if plan.get("updated"):
         _forget_abc_answers()
     errors = _run_instance_hooks(txn.classes())

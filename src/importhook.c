@@ -15,6 +15,11 @@
  * the batch runs, builtins.__import__ is a wrapper that waits first, for
  * other threads that import a batch module (or from it), and then imports.
  *
+ * In the batch's own thread, the wrapper runs first the batch modules that
+ * a fromlist names (from game import weapon): importlib takes the package's
+ * attribute, the live module, when there is one, and the finder would never
+ * hear of the import.
+ *
  * Module code that waits for a thread importing a batch module deadlocks,
  * as it would when a module is imported for the first time. */
 #include "reloader.h"
@@ -50,35 +55,44 @@ wait_for(PyObject *self, PyObject *name)
     return r == NULL ? -1 : 0;
 }
 
-/* Wait if the import names a batch module, a package of one, or one in
- * its fromlist. An import that cannot be understood here is left to the
- * real __import__, which reports it. */
+/* The absolute name an __import__ call names (new reference) and its
+ * fromlist (borrowed), or 0: a call that cannot be understood here is left
+ * to the real __import__, which reports it. 1 or 0. */
 static int
-wait_if_batch(PyObject *self, PyObject *args, PyObject *kwds)
+parse_import(PyObject *self, PyObject *args, PyObject *kwds, PyObject **abs,
+             PyObject **fromlist)
 {
     static char *kwlist[] = {"name", "globals", "locals", "fromlist", "level", NULL};
-    PyObject *name, *globals = NULL, *locals = NULL, *fromlist = NULL, *abs = NULL;
-    int level = 0, rv = -1;
+    PyObject *name, *globals = NULL, *locals = NULL;
+    int level = 0;
+    *abs = *fromlist = NULL;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|OOOi:__import__", kwlist,
-                                     &name, &globals, &locals, &fromlist, &level)) {
+                                     &name, &globals, &locals, fromlist, &level)) {
         PyErr_Clear();
         return 0;
     }
-    if (level > 0) {
-        PyObject *pkg = globals != NULL && PyDict_Check(globals)
-            ? PyObject_CallOneArg(PyTuple_GET_ITEM(self, H_PACKAGE), globals) : NULL;
-        abs = pkg ? PyObject_CallFunction(PyTuple_GET_ITEM(self, H_RESOLVE), "OOi",
-                                          name, pkg, level) : NULL;
-        Py_XDECREF(pkg);
-        if (abs == NULL || !PyUnicode_Check(abs)) {
-            PyErr_Clear();
-            Py_XDECREF(abs);
-            return 0;
-        }
+    if (level <= 0) {
+        *abs = Py_NewRef(name);
+        return 1;
     }
-    else {
-        abs = Py_NewRef(name);
+    PyObject *pkg = globals != NULL && PyDict_Check(globals)
+        ? PyObject_CallOneArg(PyTuple_GET_ITEM(self, H_PACKAGE), globals) : NULL;
+    *abs = pkg ? PyObject_CallFunction(PyTuple_GET_ITEM(self, H_RESOLVE), "OOi",
+                                       name, pkg, level) : NULL;
+    Py_XDECREF(pkg);
+    if (*abs == NULL || !PyUnicode_Check(*abs)) {
+        PyErr_Clear();
+        Py_CLEAR(*abs);
+        return 0;
     }
+    return 1;
+}
+
+/* Another thread: wait if the import names a batch module, a package of
+ * one, or one in its fromlist. */
+static int
+wait_if_batch(PyObject *self, PyObject *abs, PyObject *fromlist)
+{
     /* every package on the way, then the module itself */
     Py_ssize_t n = PyUnicode_GET_LENGTH(abs);
     for (Py_ssize_t at = 0; at <= n; at++) {
@@ -89,7 +103,7 @@ wait_if_batch(PyObject *self, PyObject *args, PyObject *kwds)
         int r = head ? wait_for(self, head) : -1;
         Py_XDECREF(head);
         if (r < 0) {
-            goto done;
+            return -1;
         }
     }
     if (fromlist != NULL && PyTuple_Check(fromlist)) {
@@ -102,25 +116,93 @@ wait_if_batch(PyObject *self, PyObject *args, PyObject *kwds)
             int r = sub ? wait_for(self, sub) : -1;
             Py_XDECREF(sub);
             if (r < 0) {
-                goto done;
+                return -1;
             }
         }
     }
-    rv = 0;
-done:
-    Py_DECREF(abs);
+    return 0;
+}
+
+/* Import pkg.name now if it is a batch module not run yet. */
+static int
+run_submodule(PyObject *self, PyObject *pkg, PyObject *name)
+{
+    PyObject *modules = PyImport_GetModuleDict();  // borrowed
+    PyObject *sub = PyUnicode_FromFormat("%U.%U", pkg, name);
+    if (sub == NULL) {
+        return -1;
+    }
+    int pending = PyDict_Contains(PyTuple_GET_ITEM(self, H_NAMES), sub);
+    if (pending > 0 && PyDict_Check(modules)) {
+        pending = !PyDict_Contains(modules, sub);  /* running or run: there */
+    }
+    int rv = pending < 0 ? -1 : 0;
+    if (pending > 0) {
+        PyObject *m = PyImport_ImportModuleLevelObject(sub, NULL, NULL, NULL, 0);
+        rv = m == NULL ? -1 : 0;
+        Py_XDECREF(m);
+    }
+    Py_DECREF(sub);
     return rv;
+}
+
+/* The batch's own thread: `from game import weapon` takes game's attribute
+ * when it has one, the live module, and never asks the finder. So a batch
+ * module named in a fromlist runs first, as `import game.weapon` would run
+ * it (SPEC §7); its shadow is then that attribute until the batch ends.
+ * `from game import *` does the same for the names in game.__all__. */
+static int
+run_fromlist(PyObject *self, PyObject *abs, PyObject *fromlist)
+{
+    if (fromlist == NULL || !PyTuple_Check(fromlist)) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(fromlist); i++) {
+        PyObject *item = PyTuple_GET_ITEM(fromlist, i);
+        if (!PyUnicode_Check(item)) {
+            continue;
+        }
+        if (PyUnicode_CompareWithASCIIString(item, "*") != 0) {
+            if (run_submodule(self, abs, item) < 0) {
+                return -1;
+            }
+            continue;
+        }
+        /* the package's own __all__, read without running its code */
+        PyObject *modules = PyImport_GetModuleDict();  // borrowed
+        PyObject *pkg = PyDict_Check(modules) ? PyDict_GetItemWithError(modules, abs) : NULL;
+        PyObject *d = pkg != NULL && PyModule_Check(pkg) ? PyModule_GetDict(pkg) : NULL;
+        PyObject *all = d != NULL ? PyDict_GetItemWithError(d, rl_st.str_all) : NULL;
+        Py_XINCREF(all);
+        if (all != NULL && (PyList_Check(all) || PyTuple_Check(all))) {
+            for (Py_ssize_t j = 0; j < PySequence_Fast_GET_SIZE(all); j++) {
+                PyObject *name = PySequence_Fast_GET_ITEM(all, j);
+                if (PyUnicode_Check(name) && run_submodule(self, abs, name) < 0) {
+                    Py_DECREF(all);
+                    return -1;
+                }
+            }
+        }
+        Py_XDECREF(all);
+        if (PyErr_Occurred()) {
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static PyObject *
 hook_import(PyObject *self, PyObject *args, PyObject *kwds)
 {
-    PyObject *on = PyTuple_GET_ITEM(self, H_ON);
-    if (PyList_GET_SIZE(on) > 0
-        && PyLong_AsUnsignedLong(PyTuple_GET_ITEM(self, H_OWNER))
-           != PyThread_get_thread_ident()
-        && wait_if_batch(self, args, kwds) < 0) {
-        return NULL;
+    PyObject *on = PyTuple_GET_ITEM(self, H_ON), *abs, *fromlist;
+    if (PyList_GET_SIZE(on) > 0 && parse_import(self, args, kwds, &abs, &fromlist)) {
+        int r = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(self, H_OWNER))
+                != PyThread_get_thread_ident()
+                ? wait_if_batch(self, abs, fromlist) : run_fromlist(self, abs, fromlist);
+        Py_DECREF(abs);
+        if (r < 0) {
+            return NULL;
+        }
     }
     return PyObject_Call(PyTuple_GET_ITEM(self, H_ORIG), args, kwds);
 }
@@ -129,7 +211,8 @@ static PyMethodDef hook_def = {
     "__import__", (PyCFunction)(void (*)(void))hook_import,
     METH_VARARGS | METH_KEYWORDS,
     "__import__ while a reloader batch runs: waits for the batch when another "
-    "thread imports one of its modules."
+    "thread imports one of its modules; in the batch's thread, runs the batch "
+    "modules a fromlist names first."
 };
 
 static int

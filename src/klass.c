@@ -380,6 +380,14 @@ qual_is(PyObject *qn, PyObject *prefix, PyObject *key)
            && PyUnicode_Tailmatch(qn, key, np + 1, np + 1 + nk, 1) == 1;
 }
 
+/* Whether v (a function or class) is cls's own definition under key. */
+static int
+own_member(PyTypeObject *cls, PyObject *key, PyObject *v)
+{
+    PyObject *qn = rl_qualname_of(v), *cq = rl_qualname_of((PyObject *)cls);
+    return qn != NULL && cq != NULL && qual_is(qn, cq, key);
+}
+
 /* Whether fn, found in cls's dict under key, is an alias of another member
  * (on_tick = tick) rather than that key's own definition. */
 static int
@@ -499,8 +507,8 @@ pair_member(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, PyObject *key,
          * (pair_funcs checks the qualified names match) */
         PyObject *qn = rl_qualname_of(nv), *cq = rl_qualname_of((PyObject *)new);
         int own = qn != NULL && cq != NULL && qual_is(qn, cq, key);
-        if (!own && (is_class_alias(new, key, nv) || is_class_alias(old, key, ov))) {
-            return 0;
+        if ((!own && is_class_alias(new, key, nv)) || is_class_alias(old, key, ov)) {
+            return 0;  /* an alias on either side (a = b) is not a = b's pair */
         }
         return pair_funcs(txn, ov, nv, key, idx);
     }
@@ -1093,8 +1101,8 @@ resolve_class(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, int depth)
         return -1;
     }
     while (PyDict_Next(new->tp_dict, &pos, &key, &nv)) {
-        if (skip_key(key, nv) || follows_source(old, key)) {
-            continue;
+        if (skip_key(key, nv) || follows_source(old, key) || rl_is_declaration(key)) {
+            continue;  /* _reload_data too: the new source's counts */
         }
         PyObject *ov = dict_get(old->tp_dict, key);
         if (ov == NULL) {
@@ -1146,6 +1154,54 @@ rl_class_resolve(rl_txn *txn, PyObject *old, PyObject *new)
         return 0;
     }
     return resolve_class(txn, (PyTypeObject *)old, (PyTypeObject *)new, RESOLVE_DEPTH);
+}
+
+/* wrappers' copies *********************************************************/
+
+int
+rl_stage_wrapper_copies(rl_txn *txn, PyObject *ov, PyObject *nv)
+{
+    int kind = member_kind(nv);
+    if (kind != member_kind(ov)) {
+        return 0;
+    }
+    if (kind == M_PROPERTY) {
+        /* property keeps its getter's docstring in a slot of its own */
+        PyObject *a = PyObject_GetAttr(ov, rl_st.str_doc);
+        PyObject *b = a != NULL ? PyObject_GetAttr(nv, rl_st.str_doc) : NULL;
+        int rv = b == NULL ? -1 : 0;
+        if (b != NULL && !rl_same_value(a, b)
+            && rl_txn_add(txn, RL_SWAP_ATTR, ov, rl_st.str_doc, b) == NULL) {
+            rv = -1;
+        }
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        return rv;
+    }
+    if (kind != M_CACHED && kind != M_CLASSMETHOD && kind != M_STATICMETHOD
+        && kind != M_WRAPPER) {
+        return 0;
+    }
+    /* the others copied them into their __dict__ (functools.update_wrapper
+     * and its C twin); the builtin types' dict getter runs no user code */
+    PyObject *od = PyObject_GenericGetDict(ov, NULL);
+    PyObject *nd = od != NULL ? PyObject_GenericGetDict(nv, NULL) : NULL;
+    PyObject *names[] = {rl_st.str_doc, rl_st.str_annotations, rl_st.str_type_params};
+    int rv = nd == NULL ? -1 : 0;
+    for (size_t i = 0; rv == 0 && i < sizeof names / sizeof names[0]; i++) {
+        PyObject *b = dict_get(nd, names[i]), *a = dict_get(od, names[i]);
+        if (b == NULL || a == b || (a != NULL && rl_same_value(a, b))) {
+            continue;
+        }
+        PyObject *m = rl_map_value(txn, b);  /* annotations name kept classes */
+        if (m == NULL || rl_txn_add(txn, RL_SWAP_DICT, od, names[i], m) == NULL) {
+            rv = -1;
+        }
+        Py_XDECREF(m);
+    }
+    Py_XDECREF(od);
+    Py_XDECREF(nd);
+    return rv;
 }
 
 /* What the new source gave key in class new, where resolve_class put the
@@ -1548,9 +1604,14 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
                 later = 1;
             }
         }
-        if (ov != NULL && (rl_map_lookup(txn, nv) == ov
-                           || descriptor_kept(txn, ov, nv))) {
+        if (ov != NULL && rl_map_lookup(txn, nv) == ov) {
             continue;  /* kept object, patched in place */
+        }
+        if (ov != NULL && descriptor_kept(txn, ov, nv)) {
+            if (rl_stage_wrapper_copies(txn, ov, nv) < 0) {
+                goto done;
+            }
+            continue;  /* its functions are patched in place */
         }
         int nkind = member_kind(nv), okind = ov != NULL ? member_kind(ov) : M_OTHER;
         /* a method whose wrapper changed, its function kept (pair_member) */
@@ -1571,8 +1632,9 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
             Py_CLEAR(target);
             continue;
         }
-        if (!is_definition(nv) && follows_source(old, key)) {
-            /* dunders follow the source; only a new docstring is news */
+        if (!is_definition(nv) && (follows_source(old, key) || rl_is_declaration(key))) {
+            /* dunders and the opt-in switches follow the source; only a
+             * new docstring is news */
             if (rl_same_value(target, ov)) {
                 Py_CLEAR(target);
                 continue;
@@ -1629,6 +1691,13 @@ rl_class_stage(rl_txn *txn, Py_ssize_t idx, int *changed)
                 && (rewrapped ? report_rewrapped(txn, idx, key, nv, nkind)
                               : (add_path(txn->removed, txn, idx, key) < 0
                                  || add_path(txn->added, txn, idx, key) < 0)) < 0) {
+                goto done;
+            }
+            /* a = b: the old method a is gone, its name now an alias; and
+             * back, a new definition under the alias's name */
+            if (nkind == okind && own_member(old, key, ov) != own_member(new, key, nv)
+                && add_path(own_member(old, key, ov) ? txn->removed : txn->added,
+                            txn, idx, key) < 0) {
                 goto done;
             }
         }

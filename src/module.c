@@ -250,6 +250,7 @@ init_state(void)
         || intern(&rl_st.str_dispatcher, "dispatcher") < 0
         || intern(&rl_st.str_spec, "__spec__") < 0
         || intern(&rl_st.str_initializing, "_initializing") < 0
+        || intern(&rl_st.str_all, "__all__") < 0
         || intern(&rl_st.str_cache_clear, "cache_clear") < 0
         || intern(&rl_st.str_cache_params, "cache_parameters") < 0
         || intern(&rl_st.str_lambda, "<lambda>") < 0
@@ -269,10 +270,13 @@ init_state(void)
         return -1;
     }
     {
-        PyObject *names = Py_BuildValue("(ssssssss)", "__name__", "__file__",
+        /* and the warnings machinery's registry of what was shown: run
+         * time state, which importlib.reload keeps too */
+        PyObject *names = Py_BuildValue("(sssssssss)", "__name__", "__file__",
                                         "__spec__", "__loader__",
                                         "__package__", "__path__",
-                                        "__cached__", "__builtins__");
+                                        "__cached__", "__builtins__",
+                                        "__warningregistry__");
         if (names == NULL) {
             return -1;
         }

@@ -14,8 +14,8 @@ rl_qualify(PyObject *prefix, PyObject *name)
 
 /* The opt-in declarations are definitions, like dunders: the new source's
  * one counts, also in the single-underscore spelling. */
-static int
-is_declaration(PyObject *name)
+int
+rl_is_declaration(PyObject *name)
 {
     return PyUnicode_Check(name) && PyUnicode_GET_LENGTH(name) > 0
            && PyUnicode_READ_CHAR(name, 0) == '_'
@@ -672,7 +672,7 @@ rl_policy_resolve_shadow(rl_txn *txn, rl_entry *e)
             continue;
         }
         if (rl_kind(nv) != RL_K_DATA || !PyUnicode_Check(k) || rl_is_dunder(k)
-            || is_declaration(k)) {
+            || rl_is_declaration(k)) {
             continue;
         }
         PyObject *ov = PyDict_GetItemWithError(R, k);
@@ -825,7 +825,7 @@ plan_bindings(rl_txn *txn, rl_entry *e)
             continue;
         }
         int nkind = rl_kind(nv), okind = ov ? rl_kind(ov) : -1;
-        if (nkind == RL_K_DATA && (rl_is_dunder(k) || is_declaration(k))) {
+        if (nkind == RL_K_DATA && (rl_is_dunder(k) || rl_is_declaration(k))) {
             /* dunders are definitions: they follow the new source */
             if (rl_same_value(target, ov)) {
                 Py_CLEAR(target);
@@ -848,10 +848,21 @@ plan_bindings(rl_txn *txn, rl_entry *e)
             }
         }
         else if (nkind != RL_K_DATA && defined_here(ov, mod)
-                 && !defined_here(nv, mod)) {
+                 && (!defined_here(nv, mod)
+                     || (same_str(rl_qualname_of(ov), k)
+                         && !same_str(rl_qualname_of(nv), k)))) {
             /* this module's definition gave way to one from elsewhere
-             * (from lib import f): it is gone */
+             * (from lib import f) or to an alias (Monster = Creature): it
+             * is gone */
             if (report(txn->removed, mod, k) < 0) {
+                goto done;
+            }
+        }
+        else if (nkind != RL_K_DATA && defined_here(nv, mod)
+                 && same_str(rl_qualname_of(nv), k)
+                 && !(defined_here(ov, mod) && same_str(rl_qualname_of(ov), k))) {
+            /* and back: an import or an alias became its own definition */
+            if (report(txn->added, mod, k) < 0) {
                 goto done;
             }
         }

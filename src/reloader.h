@@ -37,13 +37,15 @@ typedef struct {
     PyObject *str_dispatcher;    /* "dispatcher" (singledispatchmethod) */
     PyObject *str_spec;          /* "__spec__" */
     PyObject *str_initializing;  /* "_initializing" (ModuleSpec) */
+    PyObject *str_all;           /* "__all__" */
     PyObject *str_cache_clear;   /* "cache_clear" */
     PyObject *str_cache_params;  /* "cache_parameters" */
     PyObject *str_lambda;        /* "<lambda>" */
     PyObject *str_locals;        /* "<locals>" */
     PyObject *str_has_location;  /* "has_location" */
     PyObject *str_search_locs;   /* "submodule_search_locations" */
-    PyObject *import_dunders;    /* frozenset: names the import system owns */
+    PyObject *import_dunders;    /* frozenset: names the import system (or
+                                  * warnings) owns: never touched */
     PyObject *class_skip;        /* frozenset: class keys CPython manages */
     PyObject *str_annotations;   /* "__annotations__" */
     PyObject *str_dunder_func;   /* "__func__" */
@@ -103,7 +105,8 @@ typedef enum {
     RL_SWAP_DICT,     /* a dict item; val NULL deletes */
     RL_SWAP_CELL,     /* a cell's contents */
     RL_SWAP_BASES,    /* a class's __bases__ */
-    RL_SWAP_TOUCH     /* PyType_Modified on a class whose method changed */
+    RL_SWAP_TOUCH,    /* PyType_Modified on a class whose method changed */
+    RL_SWAP_ATTR      /* an attribute of a builtin descriptor (no user code) */
 } rl_swap_kind;
 
 typedef struct {
@@ -359,6 +362,10 @@ int rl_class_pair(rl_txn *txn, Py_ssize_t idx);
  * old's data (runtime values) to the batch's later modules; what the new
  * source gave goes to txn->resolved for the stage. 0 or -1. */
 int rl_class_resolve(rl_txn *txn, PyObject *old, PyObject *new);
+/* A kept wrapper (property, cached_property, classmethod, staticmethod, an
+ * lru_cache wrapper) takes the new one's copies of its function's __doc__
+ * and annotations. 0 or -1. */
+int rl_stage_wrapper_copies(rl_txn *txn, PyObject *old, PyObject *new);
 /* Report that path (stolen) cannot be applied in place. */
 int rl_add_restart(rl_txn *txn, PyObject *path, const char *reason);
 
@@ -377,6 +384,8 @@ typedef struct {
     PyObject *names;  /* set of names to replace, or NULL */
 } rl_optin;
 
+/* __reload_data__ and the other opt-in switches, any spelling */
+int rl_is_declaration(PyObject *name);
 int rl_optin_read(PyObject *ns, rl_optin *out);
 void rl_optin_clear(rl_optin *o);
 int rl_optin_has(rl_optin *o, PyObject *name);

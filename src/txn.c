@@ -246,6 +246,18 @@ apply_bases(rl_swap *s, int undo)
 }
 
 static int
+apply_attr(rl_swap *s, int undo)
+{
+    if (!undo) {
+        s->old[0] = PyObject_GetAttr(s->target, s->key);
+        if (s->old[0] == NULL) {
+            return -1;
+        }
+    }
+    return PyObject_SetAttr(s->target, s->key, undo ? s->old[0] : s->val[0]);
+}
+
+static int
 swap_apply(rl_swap *s, int undo)
 {
     switch (s->kind) {
@@ -274,6 +286,8 @@ swap_apply(rl_swap *s, int undo)
         return PyCell_Set(s->target, undo ? s->old[0] : s->val[0]);
     case RL_SWAP_BASES:
         return apply_bases(s, undo);
+    case RL_SWAP_ATTR:
+        return apply_attr(s, undo);
     case RL_SWAP_TOUCH:
         PyType_Modified((PyTypeObject *)s->target);
         rl_type_refund_versions((PyTypeObject *)s->target);
@@ -1298,6 +1312,9 @@ stage_wrapper(rl_txn *txn, rl_pairrec *rec)
             PyErr_Clear();
             goto restart;
         }
+    }
+    if (rl_stage_wrapper_copies(txn, rec->old, rec->new) < 0) {
+        goto done;
     }
     {
         PyObject *clear = PyObject_GetAttr(rec->old, rl_st.str_cache_clear);

@@ -578,6 +578,66 @@ def test_class_attribute_changing_kind(mods):
         assert mods.n(name) in r.removed and mods.n(name) in r.added
 
 
+WRAPPED = """
+    import functools
+
+    class K:
+        @property
+        def p(self) -> %(t)s:
+            "p %(v)s"
+
+        @functools.cached_property
+        def c(self) -> %(t)s:
+            "c %(v)s"
+
+        @classmethod
+        def cm(cls, x: %(t)s) -> %(t)s:
+            "cm %(v)s"
+
+        @staticmethod
+        def sm(x: %(t)s) -> %(t)s:
+            "sm %(v)s"
+
+        @functools.lru_cache
+        def lm(self, x: %(t)s) -> %(t)s:
+            "lm %(v)s"
+
+    @functools.lru_cache
+    def lf(x: %(t)s) -> %(t)s:
+        "lf %(v)s"
+"""
+
+
+def _wrappers(m):
+    d = vars(m.K)
+    return [d["p"], d["c"], d["cm"], d["sm"], d["lm"], m.lf]
+
+
+def test_wrappers_take_the_new_docstring_and_annotations(mods):
+    # each copied them from its function when it was made (help() reads them)
+    m = mods.module("m", WRAPPED % {"v": "v1", "t": "int"})
+    before = _wrappers(m)
+    mods.write({"m.py": WRAPPED % {"v": "v2", "t": "float"}})
+    r = mods.reload("m")
+    after = _wrappers(m)
+    assert all(a is b for a, b in zip(after, before))
+    assert [w.__doc__ for w in after] == ["p v2", "c v2", "cm v2", "sm v2", "lm v2", "lf v2"]
+    for w in after[2:]:
+        assert w.__annotations__ == {"x": float, "return": float}, w
+    assert mods.n("m.K.p") in r.updated and mods.n("m.lf") in r.updated
+
+
+def test_wrappers_copies_are_put_back_when_a_hook_fails(mods):
+    m = mods.module("m", WRAPPED % {"v": "v1", "t": "int"})
+    mods.write({"m.py": WRAPPED % {"v": "v2", "t": "float"} + """
+    def __reload__(old):
+        raise RuntimeError("no")
+"""})
+    mods.fail("m")
+    assert [w.__doc__ for w in _wrappers(m)] == ["p v1", "c v1", "cm v1", "sm v1", "lm v1", "lf v1"]
+    assert vars(m.K)["cm"].__annotations__ == {"x": int, "return": int}
+
+
 def test_class_docstring_follows(mods):
     m = mods.module("m", 'class K:\n    """old"""\n\nclass J:\n    """goes"""\n')
     r = mods.update("m", 'class K:\n    """new"""\n\nclass J:\n    pass\n')

@@ -1,5 +1,7 @@
 """SPEC §2.4: data keeps its state unless the module or class opts in."""
 
+import warnings
+
 import pytest
 
 def test_module_data_keeps_runtime_value_and_identity(mods):
@@ -275,6 +277,30 @@ def test_import_system_dunders_stay(mods):
     for (m, k), v in before.items():
         assert vars(m).get(k, "<gone>") is v, (m.__name__, k)
     assert list(pkg.__path__) == path_list
+
+
+def test_the_warnings_registry_stays(mods):
+    # run time state of the warnings machinery, never in the source: a
+    # warning shown once is not shown again because of a reload
+    src = """
+        import warnings
+
+        def legacy():
+            warnings.warn("legacy is deprecated", DeprecationWarning)
+
+        def other():
+            return %d
+    """
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("default")
+        m = mods.module("m", src % 1)
+        m.legacy()
+        m.legacy()
+        registry = m.__warningregistry__
+        mods.update("m", src % 2)
+        assert m.other() == 2 and m.__warningregistry__ is registry
+        m.legacy()
+    assert [str(w.message) for w in seen] == ["legacy is deprecated"]
 
 
 def test_module_getattr_is_a_function_like_any_other(mods):
@@ -685,3 +711,18 @@ def test_a_bad_reload_data_declaration_is_an_error_and_changes_nothing(mods, whe
     assert "__reload_data__ must be a set" in str(err.__cause__)
     assert m.K is K and m.K.f is f and (m.X, K.level, K().f()) == (1, 1, 1)
     assert "__reload_data__" not in vars(m) and "__reload_data__" not in vars(K)
+
+
+@pytest.mark.parametrize("spelling", ["__reload_data__", "_reload_data"])
+def test_a_class_opt_in_added_by_the_new_source_counts_in_a_batch(mods, spelling):
+    # the declaration follows the new source, also while a later batch
+    # module reads the class (its data shows the kept values)
+    src = "class Conf:\n    %s = %s\n    level = %d\n"
+    mods.write({"b.py": src % (spelling, "set()", 1), "a.py": "import $b\n"})
+    a, b = mods.imp("a"), mods.imp("b")
+    mods.write({"b.py": src % (spelling, "{'level'}", 2),
+                "a.py": "import $b\n__reload_data__ = {'SEEN'}\nSEEN = $b.Conf.level\n"})
+    r = mods.reload(["a", "b"])
+    assert a.SEEN == 2 and b.Conf.level == 2
+    assert getattr(b.Conf, spelling) == {"level"}
+    assert r.data_replaced == mods.ns("b.Conf.level")

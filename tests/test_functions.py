@@ -605,6 +605,99 @@ def test_renamed_function_is_removed_and_added(mods):
     assert r.added == (mods.n("m.new_name"),)
 
 
+def test_renamed_with_a_compatibility_alias_is_removed(mods):
+    # the old definitions are gone; their names are aliases of the new ones
+    m = mods.module("m", """
+        class Monster:
+            pass
+
+        def attack():
+            return 1
+
+        class Unit:
+            def a(self):
+                return 1
+
+        hit = attack
+    """)
+    Unit = m.Unit
+    r = mods.update("m", """
+        class Creature:
+            pass
+
+        Monster = Creature
+
+        def strike():
+            return 2
+
+        attack = strike
+
+        class Unit:
+            def b(self):
+                return 2
+
+            a = b
+
+        hit = attack
+    """)
+    assert m.Monster is m.Creature and m.attack is m.strike and m.hit is m.strike
+    assert m.Unit is Unit and Unit.a is Unit.b and Unit().a() == 2
+    assert sorted(r.removed) == sorted(mods.ns("m.Monster", "m.attack", "m.Unit.a"))
+    assert sorted(r.added) == sorted(mods.ns("m.Creature", "m.strike", "m.Unit.b"))
+
+
+def test_an_import_or_alias_that_becomes_a_definition_is_added(mods):
+    mods.write({"lib.py": "def helper():\n    return 'lib'\n"})
+    lib = mods.imp("lib")
+    m = mods.module("m", """
+        from $lib import helper
+
+        class Unit:
+            def b(self):
+                return "b1"
+
+            a = b
+
+        def t():
+            return "t1"
+
+        alias = t
+    """)
+    Unit, b, t = m.Unit, m.Unit.b, m.t
+    r = mods.update("m", """
+        def helper():
+            return "own"
+
+        class Unit:
+            def b(self):
+                return "b2"
+
+            def a(self):
+                return "a2"
+
+        def t():
+            return "t2"
+
+        def alias():
+            return "alias2"
+    """)
+    assert lib.helper() == "lib" and m.helper() == "own"
+    assert m.Unit is Unit and Unit.b is b and Unit.a is not b
+    assert (Unit().a(), Unit().b(), m.t(), m.alias()) == ("a2", "b2", "t2", "alias2")
+    assert m.t is t and m.alias is not t
+    assert sorted(r.added) == sorted(mods.ns("m.helper", "m.Unit.a", "m.alias"))
+    assert r.removed == ()
+
+
+def test_linecache_drops_the_old_source(mods):
+    # warnings, pdb and tracemalloc read linecache without checking the file
+    import linecache
+    m = mods.module("m", "def f():\n    return 'one'\n")
+    assert linecache.getline(m.__file__, 2).strip() == "return 'one'"
+    mods.update("m", "def f():\n    return 'two'\n")
+    assert linecache.getline(m.__file__, 2).strip() == "return 'two'"
+
+
 # what counts as updated ---------------------------------------------------------
 
 

@@ -261,6 +261,40 @@ def test_package_importing_its_submodule(mods, form, use):
     assert pkg.sub is sub and sys.modules[mods.n("pkg.sub")] is sub
 
 
+@pytest.mark.parametrize("form", ["from . import b", "from $pkg import b",
+                                  "from $pkg import *"])
+def test_sibling_imported_from_its_package_runs_first(mods, form):
+    # the package (not in the batch) already has the attribute b, the live
+    # module: the importer must still see the new b (SPEC §7)
+    mods.write({
+        "pkg/__init__.py": "__all__ = ['b']\n",
+        "pkg/b.py": _b(1),
+        "pkg/a.py": "%s\n__reload_data__ = {'SEEN'}\nSEEN = b.version()\n" % form,
+    })
+    a, b = mods.imp("pkg.a"), mods.imp("pkg.b")
+    version = b.version
+    assert a.SEEN == 1
+    mods.write({"pkg/b.py": _b(2) + "\ndef extra():\n    return 3\n",
+                "pkg/a.py": "%s\n__reload_data__ = {'SEEN'}\n"
+                            "SEEN = (b.version(), b.extra())\n" % form})
+    r = mods.reload(["pkg.a", "pkg.b"])
+    assert r.modules == mods.ns("pkg.b", "pkg.a")
+    assert a.SEEN == (2, 3) and a.b is b and b.version is version
+    assert sys.modules[mods.n("pkg")].b is b
+
+
+def test_a_fromlist_naming_a_broken_batch_module_fails_the_batch(mods):
+    mods.write({"pkg/__init__.py": "", "pkg/b.py": _b(1),
+                "pkg/a.py": "from . import b\nX = 1\n"})
+    a, b = mods.imp("pkg.a"), mods.imp("pkg.b")
+    mods.write({"pkg/b.py": "raise ValueError('b is broken')\n",
+                "pkg/a.py": "from . import b\nX = 2\n"})
+    err = mods.fail(["pkg.a", "pkg.b"])
+    assert err.module == mods.n("pkg.b") and isinstance(err.__cause__, ValueError)
+    assert a.X == 1 and a.b is b and b.version() == 1
+    assert sys.modules[mods.n("pkg")].b is b and sys.modules[mods.n("pkg.b")] is b
+
+
 def test_meta_path_finder_installed_only_for_the_reload(mods):
     probe = mods.module("probe", "SEEN = []\n")
     before = list(sys.meta_path)
