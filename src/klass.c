@@ -507,7 +507,11 @@ pair_member(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, PyObject *key,
          * (pair_funcs checks the qualified names match) */
         PyObject *qn = rl_qualname_of(nv), *cq = rl_qualname_of((PyObject *)new);
         int own = qn != NULL && cq != NULL && qual_is(qn, cq, key);
-        if ((!own && is_class_alias(new, key, nv)) || is_class_alias(old, key, ov)) {
+        /* an old method under its own name is no alias: its __name__ is
+         * the key, the same interned string (no qualified name read) */
+        int old_own = ((PyFunctionObject *)ov)->func_name == key;
+        if ((!own && is_class_alias(new, key, nv))
+            || (!old_own && is_class_alias(old, key, ov))) {
             return 0;  /* an alias on either side (a = b) is not a = b's pair */
         }
         return pair_funcs(txn, ov, nv, key, idx);
@@ -1092,28 +1096,31 @@ resolve_class(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, int depth)
         || rl_ptrmap_get(&txn->resolved, (PyObject *)new) != NULL) {
         return 0;  /* an alias of a class done already, or not ours */
     }
-    PyObject *source = PyDict_New();
+    PyObject *source = NULL;  /* made for the first data entry */
     rl_optin opt = {0, NULL};
     int have_opt = 0, modified = 0, rv = -1;
     PyObject *key, *nv;
     Py_ssize_t pos = 0;
-    if (source == NULL) {
-        return -1;
-    }
     while (PyDict_Next(new->tp_dict, &pos, &key, &nv)) {
-        if (skip_key(key, nv) || follows_source(old, key) || rl_is_declaration(key)) {
-            continue;  /* _reload_data too: the new source's counts */
-        }
-        PyObject *ov = dict_get(old->tp_dict, key);
-        if (ov == NULL) {
-            continue;
-        }
-        if (is_definition(nv) || is_definition(ov)) {
-            if (member_kind(nv) == M_CLASS && member_kind(ov) == M_CLASS
+        int kind = member_kind(nv);
+        if (kind != M_OTHER) {
+            /* definitions (most entries: the old dict is not read for
+             * them); a nested class has data of its own */
+            PyObject *ov = kind == M_CLASS ? dict_get(old->tp_dict, key) : NULL;
+            if (ov != NULL && member_kind(ov) == M_CLASS
                 && resolve_class(txn, (PyTypeObject *)ov, (PyTypeObject *)nv,
                                  depth - 1) < 0) {
                 goto done;
             }
+            continue;
+        }
+        /* dunders follow the source (no named tuple gets here), and so
+         * does _reload_data */
+        if (skip_key(key, nv) || rl_is_dunder(key) || rl_is_declaration(key)) {
+            continue;
+        }
+        PyObject *ov = dict_get(old->tp_dict, key);
+        if (ov == NULL || is_definition(ov)) {
             continue;
         }
         if (!have_opt) {
@@ -1131,18 +1138,20 @@ resolve_class(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, int depth)
         }
         /* source holds nv from here; setting an existing key never
          * resizes, so the walk goes on */
-        if (PyDict_SetItem(source, key, nv) < 0
+        if ((source == NULL && (source = PyDict_New()) == NULL)
+            || PyDict_SetItem(source, key, nv) < 0
             || (nv != ov && PyDict_SetItem(new->tp_dict, key, ov) < 0)) {
             goto done;
         }
         modified |= nv != ov;
     }
-    rv = rl_ptrmap_put(&txn->resolved, (PyObject *)new, source);
+    /* None: resolved, with no data of the source's to show */
+    rv = rl_ptrmap_put(&txn->resolved, (PyObject *)new, source ? source : Py_None);
 done:
     if (modified) {
         PyType_Modified(new);  /* on error too: no cache may hold what went */
     }
-    Py_DECREF(source);
+    Py_XDECREF(source);
     rl_optin_clear(&opt);
     return rv;
 }
@@ -1209,7 +1218,7 @@ rl_stage_wrapper_copies(rl_txn *txn, PyObject *ov, PyObject *nv)
 static PyObject *
 source_value(PyObject *source, PyObject *key)
 {
-    return source != NULL ? dict_get(source, key) : NULL;
+    return source != NULL && source != Py_None ? dict_get(source, key) : NULL;
 }
 
 /* Whether two partialmethods bind the same arguments (compared as the

@@ -237,7 +237,8 @@ typedef struct rl_txn {
     rl_ptrmap opted;     /* new values of opted-in names -> themselves */
     rl_ptrmap copies;    /* tuple or frozenset -> its copy holding kept objects */
     rl_ptrmap resolved;  /* new class -> dict: the new source's values of the
-                          * data that shows the kept values (klass.c) */
+                          * data that shows the kept values, or None when
+                          * it has none (klass.c) */
     PyObject *hook;      /* our builtins.__import__ while it is installed */
     PyObject *hook_orig; /* the __import__ it wraps */
     PyObject *hook_on;   /* [True]: the hook's switch, shared with it */
