@@ -573,6 +573,66 @@ same_param_names(PyObject *a, PyObject *b)
     return same;
 }
 
+#if RL_PY312
+/* sys.monitoring keeps a tool's local events (PY_START of one function, a
+ * debugger's LINE events) on the code object: the new code of a function
+ * takes those of its old code, or the tool would go silent on it. The new
+ * code is not live yet, so this changes nothing a rollback must undo. */
+static int
+carry_local_events(rl_txn *txn, PyObject *oldcode, PyObject *newcode)
+{
+    PyObject *mon = NULL;
+    int rv = -1;
+    if (txn->mon_tools == 0) {  /* once per batch: which tools are in use */
+        txn->mon_tools = 1 << 6;
+        mon = Py_XNewRef(PySys_GetObject("monitoring"));  /* not importable */
+        if (mon == NULL) {
+            return 0;  /* no monitoring here: nothing to carry */
+        }
+        for (int tool = 0; tool < 6; tool++) {
+            PyObject *name = PyObject_CallMethod(mon, "get_tool", "i", tool);
+            if (name == NULL) {
+                goto done;
+            }
+            if (name != Py_None) {
+                txn->mon_tools |= 1 << tool;
+            }
+            Py_DECREF(name);
+        }
+        Py_CLEAR(mon);
+    }
+    if (txn->mon_tools == 1 << 6) {
+        return 0;  /* the usual case: no tool at all */
+    }
+    mon = Py_XNewRef(PySys_GetObject("monitoring"));
+    if (mon == NULL) {
+        return 0;  /* someone removed it since */
+    }
+    for (int tool = 0; tool < 6; tool++) {
+        if (!(txn->mon_tools & (1 << tool))) {
+            continue;
+        }
+        PyObject *ev = PyObject_CallMethod(mon, "get_local_events", "iO", tool, oldcode);
+        if (ev == NULL) {
+            goto done;
+        }
+        int none = PyLong_Check(ev) && PyLong_AsLong(ev) == 0;
+        PyObject *r = none ? Py_NewRef(Py_None)
+                           : PyObject_CallMethod(mon, "set_local_events", "iOO",
+                                                 tool, newcode, ev);
+        Py_DECREF(ev);
+        if (r == NULL) {
+            goto done;
+        }
+        Py_DECREF(r);
+    }
+    rv = 0;
+done:
+    Py_XDECREF(mon);
+    return rv;
+}
+#endif
+
 int
 rl_function_stage(rl_txn *txn, PyObject *oldobj, PyObject *newobj,
                   int *changed)
@@ -589,6 +649,11 @@ rl_function_stage(rl_txn *txn, PyObject *oldobj, PyObject *newobj,
     if (differs || moved) {
         val[RL_F_CODE] = Py_NewRef(new->func_code);
         mask |= 1u << RL_F_CODE;
+#if RL_PY312
+        if (carry_local_events(txn, old->func_code, new->func_code) < 0) {
+            goto done;
+        }
+#endif
     }
     val[RL_F_CLOSURE] = build_closure(txn, old, new, &cells);
     if (val[RL_F_CLOSURE] == NULL) {

@@ -244,6 +244,8 @@ typedef struct rl_txn {
     PyObject *hook_on;   /* [True]: the hook's switch, shared with it */
     rl_ptrmap code_parents; /* new code -> the code that defines it */
     int have_parents;
+    int mon_tools;       /* sys.monitoring tools in use, bit per id, + 1 << 6
+                          * once looked up (function.c) */
     PyObject *post;      /* list: callables to run after the commit */
     PyObject *hook_snap; /* list of (class or function, copy of its dict)
                           * before a commit with hooks, or NULL */

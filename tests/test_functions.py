@@ -1179,3 +1179,49 @@ def test_generic_function_takes_the_new_type_parameters(mods):
     assert same.__annotations__["x"] is same.__type_params__[0]
     n = mods.n("m")
     assert "%s.pick" % n in r.updated and "%s.same" % n not in r.updated
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is 3.12+")
+def test_sys_monitoring_local_events_follow_the_new_code(mods):
+    # a profiler or debugger watching one function keeps seeing it
+    mon, E, tool = sys.monitoring, sys.monitoring.events, 4
+    seen = []
+    m = mods.module("m", "def first():\n    return 0\n\ndef tick(n):\n    return n + 1\n\n"
+                         "def other():\n    return 1\n")
+    tick, other_code, first_code = m.tick, m.other.__code__, m.first.__code__
+    mon.use_tool_id(tool, "reloader-test")
+    try:
+        mon.register_callback(tool, E.PY_START, lambda code, off: seen.append(code.co_name))
+        mon.set_local_events(tool, tick.__code__, E.PY_START | E.PY_RETURN)
+        mon.set_local_events(tool, other_code, E.PY_START)
+        mon.set_local_events(tool, first_code, E.PY_START)
+        old_code = tick.__code__
+        mods.update("m", "def first():\n    return 0\n\ndef tick(n):\n    n = n * 2\n"
+                         "    return n + 1\n\ndef other():\n    return 1\n")
+        assert m.tick is tick and tick.__code__ is not old_code
+        assert m.first.__code__ is first_code  # unchanged: its own events
+        assert m.other.__code__ is not other_code  # moved a line down
+        assert mon.get_local_events(tool, tick.__code__) == E.PY_START | E.PY_RETURN
+        assert (m.first(), tick(5), m.other()) == (0, 11, 1)
+        assert seen == ["first", "tick", "other"]
+    finally:
+        mon.register_callback(tool, E.PY_START, None)
+        mon.free_tool_id(tool)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is 3.12+")
+def test_an_error_carrying_monitoring_events_changes_nothing(mods, monkeypatch):
+    class Broken:
+        def get_tool(self, tool):
+            raise RuntimeError("monitoring is broken")
+
+    m = mods.module("m", "def f():\n    return 1\n")
+    f, code = m.f, m.f.__code__
+    monkeypatch.setattr(sys, "monitoring", Broken())
+    mods.write({"m.py": "def f():\n    return 2\n"})
+    err = mods.fail("m")
+    assert isinstance(err.__cause__, RuntimeError)
+    assert m.f is f and f.__code__ is code and f() == 1
+    monkeypatch.undo()
+    mods.reload("m")
+    assert f() == 2
