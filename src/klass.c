@@ -1120,7 +1120,9 @@ resolve_class(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, int depth)
             continue;
         }
         PyObject *ov = dict_get(old->tp_dict, key);
-        if (ov == NULL || is_definition(ov)) {
+        if (ov == NULL || ov == nv || is_definition(ov)) {
+            /* the same object (KIND = 3): any other value the stage finds
+             * there was written since, as for a key the source lacks */
             continue;
         }
         if (!have_opt) {
@@ -1140,10 +1142,10 @@ resolve_class(rl_txn *txn, PyTypeObject *old, PyTypeObject *new, int depth)
          * resizes, so the walk goes on */
         if ((source == NULL && (source = PyDict_New()) == NULL)
             || PyDict_SetItem(source, key, nv) < 0
-            || (nv != ov && PyDict_SetItem(new->tp_dict, key, ov) < 0)) {
+            || PyDict_SetItem(new->tp_dict, key, ov) < 0) {
             goto done;
         }
-        modified |= nv != ov;
+        modified = 1;
     }
     /* None: resolved, with no data of the source's to show */
     rv = rl_ptrmap_put(&txn->resolved, (PyObject *)new, source ? source : Py_None);

@@ -657,11 +657,17 @@ rl_policy_resolve_shadow(rl_txn *txn, rl_entry *e)
 
     txn->cur_module = e->name;
     txn->cur_fps = e->fps;
+    /* Class data is shown kept for the batch's code that runs after this
+     * module; the last module to finish (a batch of one) has none. */
+    int later = 0;
+    for (Py_ssize_t i = 0; i < txn->n; i++) {
+        later |= &txn->entries[i] != e && txn->entries[i].state != 2;
+    }
     if (rl_optin_read(S, &opt) < 0) {
         return -1;
     }
     while (PyDict_Next(S, &pos, &k, &nv)) {
-        if (rl_kind(nv) == RL_K_CLASS && PyUnicode_Check(k)
+        if (later && rl_kind(nv) == RL_K_CLASS && PyUnicode_Check(k)
             && same_str(rl_module_of(nv), e->name)) {
             /* its class data too (b.Conf.level), kept values shown */
             PyObject *ov = PyDict_GetItemWithError(R, k);
